@@ -1,0 +1,26 @@
+# Quick start: `make demo` (set up, then run the pipeline on the embedded default)
+#              `make test` (set up, then run the test suite)
+VENV ?= .venv
+CORES ?= all
+
+.PHONY: setup demo smoke test lint benchmark clean
+setup:
+	bash tools/setup-venv.sh
+
+demo: setup
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+smoke: setup
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/smoke.yaml
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/snakemake --lint
+
+benchmark: setup
+	$(VENV)/bin/python benchmarks/bench_synthetic.py
+
+clean:
+	rm -rf results resources .snakemake

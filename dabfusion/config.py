@@ -1,0 +1,82 @@
+"""Configuration: load, merge presets, validate against the JSON schema, fill defaults.
+
+Snakemake (rules/common.smk) and the ``dabfusion`` command share this, so a config typo
+fails the same way everywhere: with the offending key's path and the allowed keys.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+SCHEMA_FILE = "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is allowed."""
+
+
+def load_schema() -> dict:
+    text = resources.files("dabfusion.schemas").joinpath(SCHEMA_FILE).read_text()
+    return yaml.safe_load(text)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``; nested dicts merge, everything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _fill_defaults(schema: dict, value):
+    if schema.get("type") == "object" and isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                value[key] = _fill_defaults(sub, value[key])
+    return value
+
+
+def _describe(error, schema: dict) -> str:
+    path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return (f"unknown config key(s) {', '.join(repr(e) for e in extra)} in {path}; "
+                f"allowed keys there: {', '.join(allowed)}")
+    return f"config key {path}: {error.message}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in; raise ConfigError."""
+    import jsonschema
+
+    schema = schema or load_schema()
+    cfg = _fill_defaults(schema, copy.deepcopy(dict(config)))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e, schema) for e in errors))
+    return cfg
+
+
+def load_config(path: str | Path = "config.yaml", presets: list[str | Path] = ()) -> dict:
+    """Load a config file, overlay preset files in order, validate and fill defaults."""
+    cfg: dict = {}
+    for p in [path, *presets]:
+        p = Path(p)
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist")
+        loaded = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping of keys at the top level")
+        cfg = deep_merge(cfg, loaded)
+    return validate_config(cfg)

@@ -1,0 +1,187 @@
+"""File I/O shared by every stage: atomic writes, safe unpickling, audio and video files.
+
+Every writer here writes to a temporary name in the destination folder and renames it into
+place, so a crash or a full disk never leaves a half-written file at an output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import pickle
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+class DataError(RuntimeError):
+    """Bad input data: the message names the file and what to do about it."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+
+    The temporary name keeps the final suffix (writers such as PyAV pick the container
+    format from it), and it is removed if the block raises.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_table_atomic(path: str | os.PathLike, frame) -> None:
+    """Write a pandas DataFrame as CSV or Parquet (chosen by suffix), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        elif path.suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            raise ValueError(f"unsupported table format: {path}")
+
+
+# --- safe unpickling -----------------------------------------------------------------------
+# AIST++ ships its keypoints as pickles of numpy arrays. We never run arbitrary pickles: this
+# unpickler accepts only the globals needed to rebuild plain numpy arrays and scalars.
+_SAFE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # how protocol-2 pickles spell bytes; a pure data transform
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
+
+
+def load_numpy_pickle(path: str | os.PathLike):
+    """Load a pickle that may contain only dicts, lists, numbers, strings and numpy arrays."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return _NumpyOnlyUnpickler(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise DataError(
+            f"{path}: not a readable numpy-only pickle ({exc}); re-download or regenerate it"
+        ) from exc
+
+
+def dump_numpy_pickle(path: str | os.PathLike, obj) -> None:
+    buf = io.BytesIO()
+    pickle.dump(obj, buf, protocol=4)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+# --- audio ---------------------------------------------------------------------------------
+def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
+    """Write mono float samples in [-1, 1] as 16-bit PCM WAV, atomically."""
+    import soundfile as sf
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono samples, got shape {samples.shape}")
+    with atomic_path(path) as tmp:
+        sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+
+
+def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read a WAV file as mono float32; returns (samples, sample_rate)."""
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises its own LibsndfileError
+        raise DataError(f"{path}: cannot read audio ({exc}); re-download or regenerate it") from exc
+    return data.mean(axis=1), sr
+
+
+# --- video ---------------------------------------------------------------------------------
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    fps: int,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    crf: int = 18,
+) -> None:
+    """Write uint8 RGB frames (T, H, W, 3) as H.264 mp4 with optional mono AAC audio.
+
+    H and W must be even (yuv420p). Written to a temporary file and renamed into place.
+    """
+    import av
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {w}x{h}")
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            vstream = container.add_stream("libx264", rate=fps)
+            vstream.width, vstream.height = w, h
+            vstream.pix_fmt = "yuv420p"
+            vstream.options = {"crf": str(crf), "preset": "veryfast"}
+            vstream.codec_context.time_base = Fraction(1, fps)
+            astream = None
+            if audio is not None:
+                astream = container.add_stream("aac", rate=sample_rate)
+                astream.layout = "mono"
+                astream.bit_rate = 128_000
+            for i in range(t):
+                vframe = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+                vframe.pts = i
+                for packet in vstream.encode(vframe):
+                    container.mux(packet)
+            for packet in vstream.encode():
+                container.mux(packet)
+            if astream is not None:
+                samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+                chunk = 1024
+                for start in range(0, len(samples), chunk):
+                    piece = samples[start : start + chunk]
+                    aframe = av.AudioFrame.from_ndarray(piece[None, :], format="flt", layout="mono")
+                    aframe.sample_rate = sample_rate
+                    aframe.pts = start
+                    for packet in astream.encode(aframe):
+                        container.mux(packet)
+                for packet in astream.encode():
+                    container.mux(packet)

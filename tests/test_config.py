@@ -1,0 +1,58 @@
+import pytest
+import yaml
+
+from dabfusion.config import ConfigError, load_config, validate_config
+
+from .conftest import ROOT
+
+
+def test_defaults_fill_a_missing_section():
+    cfg = validate_config({})
+    assert cfg["source"] == "synthetic"
+    assert cfg["synthetic"]["fps"] == 30
+    assert cfg["synthetic"]["seconds"] == {"sBM": 6.0, "sFM": 8.0}
+
+
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        ({"sorce": "synthetic"}, "'sorce'"),
+        ({"synthetic": {"fsp": 30}}, "'fsp'"),
+        ({"synthetic": {"seconds": {"sBM": 6, "sXX": 3}}}, "'sXX'"),
+    ],
+)
+def test_unknown_key_is_rejected_with_its_name(bad, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    assert key in str(err.value)
+    assert "allowed keys" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"source": "youtube"}, "source"),
+        ({"synthetic": {"genres": ["XX"]}}, "synthetic.genres.0"),
+        ({"synthetic": {"width": 97}}, "synthetic.width"),
+        ({"synthetic": {"tracks_per_genre": 7}}, "synthetic.tracks_per_genre"),
+    ],
+)
+def test_bad_values_name_their_key(bad, where):
+    with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+        validate_config(bad)
+
+
+def test_shipped_config_and_presets_validate():
+    base = load_config(ROOT / "config.yaml")
+    for preset in sorted((ROOT / "presets").glob("*.yaml")):
+        merged = load_config(ROOT / "config.yaml", [preset])
+        overlay = yaml.safe_load(preset.read_text())
+        for key, value in overlay.items():
+            if not isinstance(value, dict):
+                assert merged[key] == value
+        assert merged.keys() == base.keys()
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
