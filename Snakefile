@@ -14,6 +14,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/frames.smk"
 include: "rules/dataset_report.smk"
 
 

@@ -133,6 +133,36 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return data.mean(axis=1), sr
 
 
+def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of any media file (wav, mp3, mp4) to mono float32."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise DataError(f"{path}: has no audio stream")
+            stream = container.streams.audio[0]
+            chunks = []
+            for frame in container.decode(stream):
+                a = frame.to_ndarray().astype(np.float32)
+                if frame.format.is_planar:
+                    a = a.mean(axis=0)
+                else:  # interleaved (1, samples * channels)
+                    a = a.reshape(-1, len(frame.layout.channels)).mean(axis=1)
+                if np.issubdtype(frame.to_ndarray().dtype, np.integer):
+                    a = a / float(np.iinfo(frame.to_ndarray().dtype).max)
+                chunks.append(a)
+            sr = stream.codec_context.sample_rate
+    except DataError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for corrupt input
+        raise DataError(f"{path}: cannot decode audio ({exc})") from exc
+    if not chunks:
+        raise DataError(f"{path}: audio stream is empty")
+    return np.concatenate(chunks), sr
+
+
 # --- video ---------------------------------------------------------------------------------
 def write_video(
     path: str | os.PathLike,

@@ -11,6 +11,7 @@ config.update(validate_config(config))
 
 DATA = config["data_dir"]
 RESULTS = config["results_dir"]
+PROCESSED = f"{DATA}/processed"
 
 
 wildcard_constraints:
@@ -23,8 +24,11 @@ def raw_manifest():
 
 
 def default_targets():
-    return [
-        f"{RESULTS}/dataset/stills.png",
-        f"{RESULTS}/dataset/beats.png",
-        f"{RESULTS}/dataset/checks.csv",
-    ]
+    targets = [f"{PROCESSED}/clips.parquet"]
+    if config["source"] == "synthetic":  # checks against the generator's ground truth
+        targets += [
+            f"{RESULTS}/dataset/stills.png",
+            f"{RESULTS}/dataset/beats.png",
+            f"{RESULTS}/dataset/checks.csv",
+        ]
+    return targets

@@ -1,5 +1,5 @@
-# Raw data: the synthetic generator (source: synthetic). The AIST++ download rules
-# (source: aistpp) write the same layout.
+# Raw data in the AIST++ layout under data_dir: generated (source: synthetic) or fetched
+# (source: aistpp). Both end in {data_dir}/manifest.json, which every later rule depends on.
 
 
 if config["source"] == "synthetic":
@@ -20,3 +20,79 @@ if config["source"] == "synthetic":
             "../envs/dabfusion.yaml"
         script:
             "../scripts/synthesize_dataset.py"
+
+else:
+
+    rule download_annotations:
+        output:
+            report=f"{DATA}/.download/annotations.json",
+            ignore_list=f"{DATA}/ignore_list.txt",
+        params:
+            aistpp=config["aistpp"],
+        log:
+            f"{RESULTS}/logs/download_annotations.log",
+        conda:
+            "../envs/dabfusion.yaml"
+        script:
+            "../scripts/download_aistpp.py"
+
+    rule download_video_list:
+        input:
+            annotations=f"{DATA}/.download/annotations.json",
+        output:
+            video_list=f"{DATA}/video_list.txt",
+        params:
+            aistpp=config["aistpp"],
+        log:
+            f"{RESULTS}/logs/download_video_list.log",
+        conda:
+            "../envs/dabfusion.yaml"
+        script:
+            "../scripts/download_aistpp.py"
+
+    rule download_videos:
+        input:
+            video_list=f"{DATA}/video_list.txt",
+        output:
+            report=f"{DATA}/.download/videos.json",
+        params:
+            aistpp=config["aistpp"],
+        log:
+            f"{RESULTS}/logs/download_videos.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/download_videos.tsv"
+        conda:
+            "../envs/dabfusion.yaml"
+        script:
+            "../scripts/download_aistpp.py"
+
+    rule download_music:
+        input:
+            video_list=f"{DATA}/video_list.txt",
+            videos=f"{DATA}/.download/videos.json",
+        output:
+            report=f"{DATA}/.download/music.json",
+        params:
+            aistpp=config["aistpp"],
+        log:
+            f"{RESULTS}/logs/download_music.log",
+        conda:
+            "../envs/dabfusion.yaml"
+        script:
+            "../scripts/download_aistpp.py"
+
+    rule aistpp_manifest:
+        input:
+            annotations=f"{DATA}/.download/annotations.json",
+            videos=f"{DATA}/.download/videos.json",
+            music=f"{DATA}/.download/music.json",
+        output:
+            manifest=f"{DATA}/manifest.json",
+        params:
+            aistpp=config["aistpp"],
+        log:
+            f"{RESULTS}/logs/aistpp_manifest.log",
+        conda:
+            "../envs/dabfusion.yaml"
+        script:
+            "../scripts/download_aistpp.py"

@@ -16,11 +16,13 @@ def run(args, cwd=ROOT, timeout=600):
     return subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def test_default_target_dry_runs():
-    res = run(["-n", "--cores", "1", "--quiet", "rules"])
+def test_default_target_dry_runs(tmp_path):
+    res = run(["-n", "--cores", "1", "--quiet", "rules",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
     assert res.returncode == 0, res.stderr
-    assert "synthesize_dataset" in res.stdout + res.stderr
-    assert "dataset_report" in res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    for rule in ("synthesize_dataset", "dataset_report", "extract_frames", "prepare_music", "clip_index"):
+        assert rule in out, rule
 
 
 def test_lint_is_clean():
@@ -44,8 +46,10 @@ def test_smoke_run_end_to_end(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     out = Path(tmp_path) / "results"
     for name in ("dataset/stills.png", "dataset/beats.png", "dataset/checks.csv",
-                 "logs/synthesize_dataset.log", "benchmarks/synthesize_dataset.tsv"):
+                 "logs/synthesize_dataset.log", "benchmarks/synthesize_dataset.tsv", "logs/clip_index.log"):
         assert (out / name).stat().st_size > 0, name
+    clips = pd.read_parquet(Path(tmp_path) / "data/processed/clips.parquet")
+    assert len(clips) > 0 and set(clips.split) == {"train", "test"}
     checks = pd.read_csv(out / "dataset/checks.csv")
     tracks = checks[checks.kind == "track"]
     assert len(tracks) == 6 and (tracks.tempo_rel_error.abs() < 0.03).all()

@@ -1,0 +1,54 @@
+# Training-ready data from the raw layout: frames at the training size and fps, the music
+# resampled once, and the clip index (one Parquet row per clip).
+
+
+rule extract_frames:
+    input:
+        manifest=raw_manifest(),
+    output:
+        shard=f"{PROCESSED}/shards/frames_{{shard}}.csv",
+    params:
+        extract=config["extract"],
+        n_shards=config["extract"]["shards"],
+    log:
+        f"{RESULTS}/logs/extract_frames_{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/extract_frames_{{shard}}.tsv"
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/extract_frames.py"
+
+
+rule prepare_music:
+    input:
+        manifest=raw_manifest(),
+    output:
+        music=f"{PROCESSED}/music.csv",
+    params:
+        sample_rate=config["extract"]["music_sample_rate"],
+    log:
+        f"{RESULTS}/logs/prepare_music.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/prepare_music.py"
+
+
+rule clip_index:
+    input:
+        manifest=raw_manifest(),
+        shards=expand(f"{PROCESSED}/shards/frames_{{shard}}.csv", shard=range(config["extract"]["shards"])),
+        music=f"{PROCESSED}/music.csv",
+    output:
+        clips=f"{PROCESSED}/clips.parquet",
+        rejects=report(f"{PROCESSED}/rejects.csv", caption="../report/rejects.rst", category="Dataset"),
+    params:
+        extract=config["extract"],
+        clips=config["clips"],
+    log:
+        f"{RESULTS}/logs/clip_index.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/clip_index.py"
