@@ -15,6 +15,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/frames.smk"
+include: "rules/music.smk"
 include: "rules/dataset_report.smk"
 
 

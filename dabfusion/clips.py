@@ -31,7 +31,6 @@ CLIP_COLUMNS = [
     "split", "start_frame", "n_frames", "fps", "music_start", "music_end", "frames_file",
 ]
 SHARD_COLUMNS = ["video", "status", "reason", "n_frames", "src_fps", "src_frames", "duration"]
-MIN_MUSIC_RMS = 1e-3  # below this a track is silence
 
 
 def videos_of_shard(raw: Path, shard: int, n_shards: int) -> list[str]:
@@ -79,26 +78,19 @@ def extract_shard(raw: Path, processed: Path, shard: int, n_shards: int, ecfg: d
 
 def prepare_music(raw: Path, processed: Path, sample_rate: int, out_csv: Path) -> pd.DataFrame:
     """Load each track once, check it, resample it once, store it for the feature rules."""
-    import librosa
+    from .music.audio import check_music, resample
 
     rows = []
     for wav in sorted((Path(raw) / "music").glob("*.wav")):
         samples, sr = read_wav(wav)
-        seconds = len(samples) / sr
-        if seconds < 1.0:
-            raise DataError(f"{wav}: only {seconds:.2f} s of audio; a dance needs at least 1 s of music")
-        rms = float(np.sqrt(np.mean(samples**2)))
-        if rms < MIN_MUSIC_RMS:
-            raise DataError(f"{wav}: the track is silent (RMS {rms:.1e}); replace the file")
-        if sr != sample_rate:
-            samples = librosa.resample(samples, orig_sr=sr, target_sr=sample_rate)
+        check_music(samples, sr, wav)
         out = Path(processed) / "music" / f"{wav.stem}.npy"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.stem}.tmp.npy")
-        np.save(tmp, samples.astype(np.float32))
+        np.save(tmp, resample(samples, sr, sample_rate))
         tmp.replace(out)
-        rows.append({"music_id": wav.stem, "sample_rate": sample_rate, "seconds": seconds,
-                     "source_sample_rate": sr, "rms": rms, "file": str(out)})
+        rows.append({"music_id": wav.stem, "sample_rate": sample_rate, "seconds": len(samples) / sr,
+                     "source_sample_rate": sr, "file": str(out)})
     frame = pd.DataFrame(rows)
     write_table_atomic(out_csv, frame)
     return frame

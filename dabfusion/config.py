@@ -45,6 +45,38 @@ def _fill_defaults(schema: dict, value):
     return value
 
 
+_TRUE, _FALSE = {"true", "yes", "on"}, {"false", "no", "off"}
+
+
+def _coerce(schema: dict, value):
+    """Turn strings from ``snakemake --config 'key={a: true}'`` into the types the schema wants.
+
+    Snakemake leaves values nested in such overrides as strings; a boolean or number key
+    given that way would otherwise fail validation for a reason the user cannot see.
+    """
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: _coerce(props.get(k, extra if isinstance(extra, dict) else {}), v) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(schema["items"], v) for v in value]
+    if isinstance(value, str):
+        types = schema.get("type")
+        types = types if isinstance(types, list) else [types]
+        low = value.strip().lower()
+        if "boolean" in types and low in _TRUE | _FALSE:
+            return low in _TRUE
+        if "null" in types and low in ("null", "none", "~"):
+            return None
+        for kind, cast in (("integer", int), ("number", float)):
+            if kind in types:
+                try:
+                    return cast(value)
+                except ValueError:
+                    pass
+    return value
+
+
 def _describe(error, schema: dict) -> str:
     path = ".".join(str(p) for p in error.absolute_path) or "<top level>"
     if error.validator == "additionalProperties":
@@ -60,7 +92,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     import jsonschema
 
     schema = schema or load_schema()
-    cfg = _fill_defaults(schema, copy.deepcopy(dict(config)))
+    cfg = _fill_defaults(schema, _coerce(schema, copy.deepcopy(dict(config))))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:

@@ -12,6 +12,9 @@ config.update(validate_config(config))
 DATA = config["data_dir"]
 RESULTS = config["results_dir"]
 PROCESSED = f"{DATA}/processed"
+FEATURES = f"{DATA}/features"
+MODELS = f"{RESULTS}/models"
+WEIGHTS = config["music"]["weights_dir"]
 
 
 wildcard_constraints:
@@ -23,8 +26,30 @@ def raw_manifest():
     return f"{DATA}/manifest.json"
 
 
+def weight_source(wildcards):
+    """URL and expected size of a checkpoint file named in config (music.clap, music.wav2clip)."""
+    for key in ("clap", "wav2clip"):
+        entry = config["music"][key]
+        if entry["file"] == wildcards.file:
+            return {"url": entry["url"], "size": entry["size"]}
+    raise ValueError(f"no checkpoint named {wildcards.file!r} in config (music.clap.file, music.wav2clip.file)")
+
+
+def music_feature_inputs(wildcards):
+    """Clips and music; the checkpoints too when pretrained weights are required."""
+    inputs = {"clips": f"{PROCESSED}/clips.parquet", "music": f"{PROCESSED}/music.csv"}
+    if config["music"]["require_pretrained"]:
+        inputs["clap"] = f"{WEIGHTS}/{config['music']['clap']['file']}"
+        inputs["wav2clip"] = f"{WEIGHTS}/{config['music']['wav2clip']['file']}"
+    return inputs
+
+
 def default_targets():
-    targets = [f"{PROCESSED}/clips.parquet"]
+    targets = [
+        f"{PROCESSED}/clips.parquet",
+        f"{FEATURES}/music_embedding.parquet",
+        f"{RESULTS}/music/adapter_eval.csv",
+    ]
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [
             f"{RESULTS}/dataset/stills.png",

@@ -56,3 +56,12 @@ def test_shipped_config_and_presets_validate():
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_strings_from_command_line_overrides_are_coerced():
+    cfg = validate_config({"aistpp": {"accept_terms": "true", "subset": {"max_videos": "12"}},
+                           "music": {"require_pretrained": "False"}, "extract": {"fps": "30"}})
+    assert cfg["aistpp"]["accept_terms"] is True and cfg["aistpp"]["subset"]["max_videos"] == 12
+    assert cfg["music"]["require_pretrained"] is False and cfg["extract"]["fps"] == 30.0
+    with pytest.raises(ConfigError, match="accept_terms"):
+        validate_config({"aistpp": {"accept_terms": "maybe"}})

@@ -21,8 +21,19 @@ def test_default_target_dry_runs(tmp_path):
                "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
-    for rule in ("synthesize_dataset", "dataset_report", "extract_frames", "prepare_music", "clip_index"):
+    for rule in ("synthesize_dataset", "dataset_report", "extract_frames", "prepare_music", "clip_index",
+                 "music_features", "motion_features", "train_adapters", "music_embedding"):
         assert rule in out, rule
+    assert "fetch_weights" not in out  # the default runs on seeded random inits
+
+
+def test_aistpp_preset_fetches_weights_first(tmp_path):
+    res = run(["-n", "--cores", "1", "--quiet", "rules", "--configfile", "presets/aistpp.yaml",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results",
+               f"music={{weights_dir: {tmp_path}/weights, require_pretrained: true}}"])
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert "fetch_weights" in out and "download_videos" in out
 
 
 def test_lint_is_clean():
@@ -50,6 +61,13 @@ def test_smoke_run_end_to_end(tmp_path):
         assert (out / name).stat().st_size > 0, name
     clips = pd.read_parquet(Path(tmp_path) / "data/processed/clips.parquet")
     assert len(clips) > 0 and set(clips.split) == {"train", "test"}
+    evaluation = pd.read_csv(out / "music/adapter_eval.csv")
+    assert set(evaluation.adapter) == {"style", "movement"} and not evaluation.backbone_pretrained.any()
+    assert evaluation.note.str.contains("random init").all()
+    from dabfusion.music.embedding import read_vectors
+
+    emb, schema = read_vectors(Path(tmp_path) / "data/features/music_embedding.parquet")
+    assert emb["e_c"].shape[1] == 512 and emb["e_w"].shape[1] == 128 and emb["e_b"].shape[1] == 16 * 6
     checks = pd.read_csv(out / "dataset/checks.csv")
     tracks = checks[checks.kind == "track"]
     assert len(tracks) == 6 and (tracks.tempo_rel_error.abs() < 0.03).all()

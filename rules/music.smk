@@ -1,0 +1,88 @@
+# The music encoder: CLAP (style), Wav2CLIP (movement), librosa (rhythm), the adapters, and
+# the music embedding e per clip window.
+
+
+rule fetch_weights:
+    output:
+        f"{WEIGHTS}/{{file}}",
+    params:
+        source=weight_source,
+        download=config["aistpp"]["download"],
+    log:
+        f"{RESULTS}/logs/fetch_weights_{{file}}.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/fetch_weights.py"
+
+
+rule music_features:
+    input:
+        unpack(music_feature_inputs),
+    output:
+        windows=f"{FEATURES}/music_windows.parquet",
+        tracks=f"{FEATURES}/music_tracks.parquet",
+    params:
+        music=config["music"],
+    log:
+        f"{RESULTS}/logs/music_features.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/music_features.tsv"
+    threads: workflow.cores
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/music_features.py"
+
+
+rule motion_features:
+    input:
+        clips=f"{PROCESSED}/clips.parquet",
+    output:
+        motion=f"{FEATURES}/motion.parquet",
+    log:
+        f"{RESULTS}/logs/motion_features.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/motion_features.py"
+
+
+rule train_adapters:
+    input:
+        clips=f"{PROCESSED}/clips.parquet",
+        windows=f"{FEATURES}/music_windows.parquet",
+        motion=f"{FEATURES}/motion.parquet",
+    output:
+        style=f"{MODELS}/adapters/style_adapter.safetensors",
+        movement=f"{MODELS}/adapters/movement_adapter.safetensors",
+        evaluation=report(
+            f"{RESULTS}/music/adapter_eval.csv",
+            caption="../report/adapter_eval.rst",
+            category="Music encoder",
+        ),
+    params:
+        music=config["music"],
+    log:
+        f"{RESULTS}/logs/train_adapters.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_adapters.tsv"
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/train_adapters.py"
+
+
+rule music_embedding:
+    input:
+        windows=f"{FEATURES}/music_windows.parquet",
+        style=f"{MODELS}/adapters/style_adapter.safetensors",
+        movement=f"{MODELS}/adapters/movement_adapter.safetensors",
+    output:
+        embedding=f"{FEATURES}/music_embedding.parquet",
+    log:
+        f"{RESULTS}/logs/music_embedding.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/music_embedding.py"
