@@ -20,7 +20,7 @@ lint: setup
 	$(VENV)/bin/snakemake --lint
 
 benchmark: setup
-	$(VENV)/bin/python benchmarks/bench_synthetic.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:
 	rm -rf results resources .snakemake

@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/frames.smk"
 include: "rules/music.smk"
+include: "rules/lfae.smk"
 include: "rules/dataset_report.smk"
 
 

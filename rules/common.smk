@@ -44,11 +44,22 @@ def music_feature_inputs(wildcards):
     return inputs
 
 
+def lfae_config():
+    """Stage-1 settings plus the frame size they train on (from extract.size)."""
+    return {**config["lfae"], "image_size": config["extract"]["size"]}
+
+
+def torchrun_launcher(gpus):
+    """How a training script re-launches itself on several GPUs (empty: run in-process)."""
+    return f"torchrun --standalone --nproc_per_node={gpus}" if gpus > 1 else ""
+
+
 def default_targets():
     targets = [
         f"{PROCESSED}/clips.parquet",
         f"{FEATURES}/music_embedding.parquet",
         f"{RESULTS}/music/adapter_eval.csv",
+        f"{RESULTS}/lfae/reconstruction.csv",
     ]
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [

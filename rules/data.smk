@@ -23,7 +23,27 @@ if config["source"] == "synthetic":
 
 else:
 
+    onstart:
+        # before any job (downloads of weights included), not in dry runs: no accepted
+        # Terms of Use, no AIST++ download
+        if not Path(f"{DATA}/manifest.json").exists():
+            from dabfusion.aistpp import TermsNotAccepted, require_terms
+
+            try:
+                require_terms(config["aistpp"])
+            except TermsNotAccepted as err:
+                sys.exit(f"Error: {err}")
+
+    localrules:
+        download_annotations,
+        download_video_list,
+        download_videos,
+        download_music,
+        aistpp_manifest,
+
     rule download_annotations:
+        # first: it checks the Terms of Use before anything else is fetched
+        priority: 100
         output:
             report=f"{DATA}/.download/annotations.json",
             ignore_list=f"{DATA}/ignore_list.txt",

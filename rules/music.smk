@@ -2,6 +2,11 @@
 # the music embedding e per clip window.
 
 
+# downloads run on the submitting host: cluster compute nodes often have no internet
+localrules:
+    fetch_weights,
+
+
 rule fetch_weights:
     output:
         f"{WEIGHTS}/{{file}}",

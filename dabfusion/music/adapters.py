@@ -75,12 +75,19 @@ def train_style(x: np.ndarray, y: np.ndarray, n_classes: int, s: TrainSettings, 
     model.mean.copy_(torch.from_numpy(x.mean(0)))
     model.std.copy_(torch.from_numpy(x.std(0) + 1e-6))
     xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.int64))
+    return _fit(model, len(xt), lambda idx: nn.functional.cross_entropy(model(xt[idx]), yt[idx]), s)
+
+
+def _fit(model: nn.Module, n: int, batch_loss, s: TrainSettings) -> nn.Module:
+    """AdamW over ``s.epochs`` seeded shuffles of n samples; ``batch_loss(idx)`` may skip with None."""
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     g = torch.Generator().manual_seed(s.seed)
     model.train()
     for _ in range(s.epochs):
-        for idx in torch.randperm(len(xt), generator=g).split(s.batch_size):
-            loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+        for idx in torch.randperm(n, generator=g).split(s.batch_size):
+            loss = batch_loss(idx)
+            if loss is None:
+                continue
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -121,21 +128,16 @@ def train_movement(audio: np.ndarray, motion: np.ndarray, s: TrainSettings, d_ou
     model.motion_mean.copy_(torch.from_numpy(motion.mean(0)))
     model.motion_std.copy_(torch.from_numpy(motion.std(0) + 1e-6))
     a, m = torch.from_numpy(audio.astype(np.float32)), torch.from_numpy(motion.astype(np.float32))
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    g = torch.Generator().manual_seed(s.seed)
-    model.train()
-    for _ in range(s.epochs):
-        for idx in torch.randperm(len(a), generator=g).split(s.batch_size):
-            if len(idx) < 2:
-                continue
-            za, zm = model.embed_pair(a[idx], m[idx])
-            logits = za @ zm.T / s.temperature
-            target = torch.arange(len(idx))
-            loss = (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target)) / 2
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+
+    def info_nce(idx):
+        if len(idx) < 2:
+            return None
+        za, zm = model.embed_pair(a[idx], m[idx])
+        logits = za @ zm.T / s.temperature
+        target = torch.arange(len(idx))
+        return (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target)) / 2
+
+    return _fit(model, len(a), info_nce, s)
 
 
 @torch.no_grad()

@@ -1,0 +1,1 @@
+"""Evaluation metrics (reference algorithms: shared/reference/metrics.md)."""

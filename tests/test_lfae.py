@@ -1,0 +1,182 @@
+"""Stage 1: warping, model shapes, learning, resumable training, DDP on the CPU."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dabfusion.metrics.image import psnr, ssim
+from dabfusion.models.lfae import LatentFlowAE, LFAEConfig
+from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, warp
+from dabfusion.training.lfae import load_lfae, train_lfae
+
+from .conftest import ROOT
+
+TINY = {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16], "jacobians": True}
+
+
+# --- warping ---------------------------------------------------------------------------------
+def test_identity_flow_returns_z():
+    z = torch.randn(2, 5, 16, 16)
+    assert torch.allclose(warp(z, identity_grid(2, 16, 16)), z, atol=1e-5)
+
+
+def test_translation_flow_moves_a_pattern_by_the_right_pixels():
+    z = torch.zeros(1, 1, 32, 32)
+    z[0, 0, 10, 12] = 1.0
+    disp = torch.zeros(1, 32, 32, 2)
+    disp[..., 0], disp[..., 1] = -3.0, 2.0  # every output pixel reads 3 px left of and 2 px below itself
+    out = warp(z, grid_from_displacement(disp))
+    y, x = np.unravel_index(int(out[0, 0].argmax()), (32, 32))
+    assert (y, x) == (10 - 2, 12 + 3) and float(out.max()) == pytest.approx(1.0, abs=1e-5)
+    assert torch.allclose(displacement_from_grid(grid_from_displacement(disp)), disp, atol=1e-4)
+
+
+def test_occlusion_zero_zeroes_and_one_keeps():
+    z = torch.randn(2, 3, 8, 8)
+    g = identity_grid(2, 8, 8)
+    assert warp(z, g, torch.zeros(2, 1, 8, 8)).abs().max() == 0
+    assert torch.allclose(warp(z, g, torch.ones(2, 1, 8, 8)), z, atol=1e-5)
+
+
+def test_a_coarse_flow_warps_a_finer_feature_map():
+    """Flows live at the latent resolution; skip levels use the same flow, resized."""
+    disp = torch.zeros(1, 8, 8, 2)
+    disp[..., 0] = -1.0  # one latent pixel = 4 image pixels at 4x the resolution
+    img = torch.zeros(1, 1, 32, 32)
+    img[0, 0, :, 8] = 1.0
+    out = warp(img, grid_from_displacement(disp))
+    assert int(out[0, 0, 16].argmax()) == 12
+
+
+# --- model -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [64, 128])
+def test_shapes(size):
+    cfg = LFAEConfig(image_size=size, **{**TINY, "hourglass": tuple(TINY["hourglass"])})
+    model = LatentFlowAE(cfg)
+    x = torch.rand(2, 3, size, size)
+    res = model(x, x.flip(-1))
+    s = size // 4
+    assert res["out"].shape == (2, 3, size, size)
+    assert res["grid"].shape == (2, s, s, 2) and res["occlusion"].shape == (2, 1, s, s)
+    assert model.encode(x)[-1].shape == (2, cfg.latent_channels, s, s)
+    assert 0 <= float(res["out"].min()) and float(res["out"].max()) <= 1
+    assert 0 <= float(res["occlusion"].min()) and float(res["occlusion"].max()) <= 1
+
+
+def test_untrained_model_starts_as_the_reference_frame():
+    """Identity motion and visible occlusion at init: the first output is close to the reference."""
+    model = LatentFlowAE(LFAEConfig(image_size=64, **{**TINY, "hourglass": tuple(TINY["hourglass"])}))
+    x = torch.rand(2, 3, 64, 64)
+    out = model(x, x)["out"]
+    assert (out - x).abs().mean() < 0.05
+
+
+# --- training --------------------------------------------------------------------------------
+def _train_cfg(**over):
+    cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY), "image_size": 32,
+           "epochs": 3, "steps_per_epoch": 3, "batch_size": 4, "lr": 5e-4, "betas": [0.5, 0.999],
+           "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0,
+           "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
+           "require_pretrained": False}
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def tiny_clips(synth_root, tmp_path_factory):
+    from dabfusion.clips import build_clip_index, extract_shard, prepare_music
+
+    proc = tmp_path_factory.mktemp("lfae_data")
+    ecfg = {"size": 32, "fps": 15, "aspect": "crop", "on_bad_video": "fail"}
+    extract_shard(synth_root, proc, 0, 1, ecfg, proc / "shards/frames_0.csv")
+    prepare_music(synth_root, proc, 22050, proc / "music.csv")
+    build_clip_index(synth_root, [proc / "shards/frames_0.csv"], proc / "music.csv", ecfg,
+                     {"length": 8, "stride": 8}, proc, proc / "clips.parquet", proc / "rejects.csv")
+    return proc / "clips.parquet"
+
+
+def test_overfit_on_a_few_pairs_drives_the_loss_down(tiny_clips, tmp_path):
+    """A real learning test: one fixed set of pairs, many steps, loss far below its start."""
+    clips = pd.read_parquet(tiny_clips)
+    few = clips[clips.split == "train"].drop_duplicates("video").head(2)
+    few_file = tmp_path / "few.parquet"
+    few.to_parquet(few_file)
+    cfg = _train_cfg(epochs=12, steps_per_epoch=10, lr=2e-3, lr_milestones=[100], max_frame_gap=2,
+                     w_equivariance=0.0)
+    train_lfae(cfg, few_file, tmp_path / "m", progress=False)
+    hist = pd.read_csv(tmp_path / "m/loss.csv")
+    assert hist.loss.iloc[-1] < 0.5 * hist.loss.iloc[0], hist.loss.tolist()
+
+
+def test_resume_equals_uninterrupted(tiny_clips, tmp_path):
+    cfg = _train_cfg()
+    train_lfae(cfg, tiny_clips, tmp_path / "straight", progress=False)
+    train_lfae(cfg, tiny_clips, tmp_path / "killed", stop_after_epochs=1, progress=False)  # "killed" after epoch 1
+    assert not (tmp_path / "killed/model.safetensors").exists() and (tmp_path / "killed/checkpoint.pt").exists()
+    train_lfae(cfg, tiny_clips, tmp_path / "killed", progress=False)  # restarted: resumes at epoch 2
+    a = load_lfae(tmp_path / "straight/model.safetensors").state_dict()
+    b = load_lfae(tmp_path / "killed/model.safetensors").state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight/loss.csv").drop(columns="seconds"),
+                                  pd.read_csv(tmp_path / "killed/loss.csv").drop(columns="seconds"))
+
+
+def test_checkpoint_rebuilds_its_model_alone(tiny_clips, tmp_path):
+    train_lfae(_train_cfg(epochs=1, steps_per_epoch=1), tiny_clips, tmp_path, progress=False)
+    model = load_lfae(tmp_path / "model.safetensors")
+    assert model.cfg.image_size == 32 and model.cfg.keypoints == 4
+    x = torch.rand(1, 3, 32, 32)
+    assert model(x, x)["out"].shape == (1, 3, 32, 32)
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_with_gloo(tiny_clips, tmp_path):
+    """torchrun with two CPU processes: training runs, rank 0 alone writes the model."""
+    import json
+
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(json.dumps(_train_cfg(epochs=1, steps_per_epoch=2)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          "-m", "dabfusion.training.lfae", "--config-json", str(cfg_file), "--clips", str(tiny_clips),
+                          "--out", str(tmp_path / "ddp")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "ddp/model.safetensors").exists()
+    assert pd.read_csv(tmp_path / "ddp/loss.csv").shape[0] == 1
+
+
+# --- metrics used by the evaluation -----------------------------------------------------------
+def test_psnr_and_ssim_match_scikit_image():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 3, 40, 48))
+    b = np.clip(a + rng.normal(0, 0.05, a.shape), 0, 1)
+    ta, tb = torch.from_numpy(a).float(), torch.from_numpy(b).float()
+    for i in range(2):
+        ref_p = peak_signal_noise_ratio(a[i], b[i].astype(np.float32).astype(np.float64), data_range=1.0)
+        assert float(psnr(ta, tb)[i]) == pytest.approx(ref_p, abs=1e-3)
+        ref_s = structural_similarity(a[i].transpose(1, 2, 0), b[i].astype(np.float32).astype(np.float64).transpose(1, 2, 0),
+                                      gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0,
+                                      channel_axis=-1)
+        assert float(ssim(ta, tb)[i]) == pytest.approx(ref_s, abs=1e-4)
+    assert float(psnr(ta, ta)[0]) == 100.0
+
+
+def test_bf16_autocast_path_runs(tiny_clips, tmp_path):
+    """The GPU preset trains under bf16 autocast; the same code path runs on the CPU."""
+    train_lfae(_train_cfg(epochs=1, steps_per_epoch=2, precision="bf16"), tiny_clips, tmp_path, progress=False)
+    hist = pd.read_csv(tmp_path / "loss.csv")
+    assert np.isfinite(hist.loss).all()
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_clips, tmp_path):
+    train_lfae(_train_cfg(epochs=2), tiny_clips, tmp_path, stop_after_epochs=1, progress=False)
+    train_lfae(_train_cfg(epochs=2, lr=1e-3), tiny_clips, tmp_path, progress=False)  # changed: starts over
+    assert (tmp_path / "checkpoint.pt.stale").exists()
+    assert pd.read_csv(tmp_path / "loss.csv").epoch.tolist() == [1, 2]
