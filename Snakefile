@@ -17,6 +17,7 @@ include: "rules/data.smk"
 include: "rules/frames.smk"
 include: "rules/music.smk"
 include: "rules/lfae.smk"
+include: "rules/diffusion.smk"
 include: "rules/dataset_report.smk"
 
 

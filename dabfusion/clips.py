@@ -4,8 +4,8 @@
     processed/shards/frames_{i}.csv     what shard i did with each of its videos
     processed/music/{music_id}.npy      float32 mono at extract.music_sample_rate
     processed/music.csv                 one row per track
-    processed/clips.parquet             one row per clip (CLIP_COLUMNS)
-    processed/rejects.csv               every video left out, with the reason
+    processed/clips_n{N}.parquet        one row per clip of N frames (CLIP_COLUMNS)
+    processed/rejects_n{N}.csv          every video left out, with the reason
 
 A clip is ``clips.length`` consecutive frames starting every ``clips.stride`` frames; its
 music window covers exactly the same instants (the AIST++ videos carry their music from

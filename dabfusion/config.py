@@ -42,6 +42,10 @@ def _fill_defaults(schema: dict, value):
                 value[key] = copy.deepcopy(sub["default"])
             if key in value:
                 value[key] = _fill_defaults(sub, value[key])
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):  # maps of named entries (diffusion.variants)
+            for key in set(value) - set(schema.get("properties", {})):
+                value[key] = _fill_defaults(extra, value[key])
     return value
 
 

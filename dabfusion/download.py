@@ -14,7 +14,6 @@ Archives are unpacked by ``safe_extract_zip``: no absolute paths, no ``..``, no 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -26,6 +25,8 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from .io import file_sha256
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 16
@@ -67,20 +68,12 @@ class Policy:
     sleep: callable = field(default=time.sleep, repr=False)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _verify(path: Path, f: Fetch) -> str | None:
     """None if ``path`` matches what ``f`` expects, else the reason it does not."""
     n = path.stat().st_size
     if f.size is not None and n != f.size:
         return f"size {n} bytes, expected {f.size}"
-    if f.sha256 is not None and _sha256(path) != f.sha256.lower():
+    if f.sha256 is not None and file_sha256(path) != f.sha256.lower():
         return "SHA-256 mismatch"
     return None
 

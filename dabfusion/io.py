@@ -7,6 +7,7 @@ place, so a crash or a full disk never leaves a half-written file at an output p
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -43,6 +44,14 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -189,7 +198,9 @@ def write_video(
             vstream = container.add_stream("libx264", rate=fps)
             vstream.width, vstream.height = w, h
             vstream.pix_fmt = "yuv420p"
-            vstream.options = {"crf": str(crf), "preset": "veryfast"}
+            # one encoder thread: x264's output then depends on nothing but the frames (with
+            # automatic threads, a loaded machine produced different bytes for the same frames)
+            vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
             vstream.codec_context.time_base = Fraction(1, fps)
             astream = None
             if audio is not None:

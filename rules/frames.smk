@@ -1,5 +1,6 @@
 # Training-ready data from the raw layout: frames at the training size and fps, the music
-# resampled once, and the clip index (one Parquet row per clip).
+# resampled once, and the clip index (one Parquet row per clip of N frames; N = clips.length,
+# and each diffusion variant's frames).
 
 
 rule extract_frames:
@@ -41,13 +42,13 @@ rule clip_index:
         shards=expand(f"{PROCESSED}/shards/frames_{{shard}}.csv", shard=range(config["extract"]["shards"])),
         music=f"{PROCESSED}/music.csv",
     output:
-        clips=f"{PROCESSED}/clips.parquet",
-        rejects=report(f"{PROCESSED}/rejects.csv", caption="../report/rejects.rst", category="Dataset"),
+        clips=f"{PROCESSED}/clips_n{{n}}.parquet",
+        rejects=report(f"{PROCESSED}/rejects_n{{n}}.csv", caption="../report/rejects.rst", category="Dataset"),
     params:
         extract=config["extract"],
-        clips=config["clips"],
+        clips=lambda wildcards: {**config["clips"], "length": int(wildcards.n)},
     log:
-        f"{RESULTS}/logs/clip_index.log",
+        f"{RESULTS}/logs/clip_index_n{{n}}.log",
     conda:
         "../envs/dabfusion.yaml"
     script:

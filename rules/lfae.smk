@@ -3,7 +3,7 @@
 
 rule train_lfae:
     input:
-        clips=f"{PROCESSED}/clips.parquet",
+        clips=CLIPS,
     output:
         model=f"{MODELS}/lfae/model.safetensors",
         loss=report(f"{MODELS}/lfae/loss.csv", caption="../report/lfae_loss.rst", category="Stage 1"),
@@ -25,7 +25,7 @@ rule train_lfae:
 
 rule evaluate_lfae:
     input:
-        clips=f"{PROCESSED}/clips.parquet",
+        clips=CLIPS,
         model=f"{MODELS}/lfae/model.safetensors",
     output:
         table=report(f"{RESULTS}/lfae/reconstruction.csv", caption="../report/lfae_eval.rst", category="Stage 1"),

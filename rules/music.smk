@@ -25,14 +25,14 @@ rule music_features:
     input:
         unpack(music_feature_inputs),
     output:
-        windows=f"{FEATURES}/music_windows.parquet",
-        tracks=f"{FEATURES}/music_tracks.parquet",
+        windows=f"{FEATURES}/music_windows_n{{n}}.parquet",
+        tracks=f"{FEATURES}/music_tracks_n{{n}}.parquet",
     params:
         music=config["music"],
     log:
-        f"{RESULTS}/logs/music_features.log",
+        f"{RESULTS}/logs/music_features_n{{n}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/music_features.tsv"
+        f"{RESULTS}/benchmarks/music_features_n{{n}}.tsv"
     threads: workflow.cores
     conda:
         "../envs/dabfusion.yaml"
@@ -42,7 +42,7 @@ rule music_features:
 
 rule motion_features:
     input:
-        clips=f"{PROCESSED}/clips.parquet",
+        clips=CLIPS,
     output:
         motion=f"{FEATURES}/motion.parquet",
     log:
@@ -55,8 +55,8 @@ rule motion_features:
 
 rule train_adapters:
     input:
-        clips=f"{PROCESSED}/clips.parquet",
-        windows=f"{FEATURES}/music_windows.parquet",
+        clips=CLIPS,
+        windows=f"{FEATURES}/music_windows_n{BASE_N}.parquet",
         motion=f"{FEATURES}/motion.parquet",
     output:
         style=f"{MODELS}/adapters/style_adapter.safetensors",
@@ -80,13 +80,13 @@ rule train_adapters:
 
 rule music_embedding:
     input:
-        windows=f"{FEATURES}/music_windows.parquet",
+        windows=f"{FEATURES}/music_windows_n{{n}}.parquet",
         style=f"{MODELS}/adapters/style_adapter.safetensors",
         movement=f"{MODELS}/adapters/movement_adapter.safetensors",
     output:
-        embedding=f"{FEATURES}/music_embedding.parquet",
+        embedding=f"{FEATURES}/music_embedding_n{{n}}.parquet",
     log:
-        f"{RESULTS}/logs/music_embedding.log",
+        f"{RESULTS}/logs/music_embedding_n{{n}}.log",
     conda:
         "../envs/dabfusion.yaml"
     script:

@@ -136,11 +136,11 @@ def test_snakemake_aistpp_rules_end_to_end(tmp_path, synth_root):
                "aistpp": acfg, "extract": {"on_bad_video": "skip", "size": 32, "fps": 10}}
         cfg_file = tmp_path / "cfg.yaml"
         cfg_file.write_text(yaml.safe_dump(cfg))
-        res = subprocess.run([sys.executable, "-m", "snakemake", f"{tmp_path}/data/processed/clips.parquet",
+        res = subprocess.run([sys.executable, "-m", "snakemake", f"{tmp_path}/data/processed/clips_n16.parquet",
                               "--cores", "2", "--configfile", str(cfg_file)],
                              cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    clips = pd.read_parquet(tmp_path / "data/processed/clips.parquet")
+    clips = pd.read_parquet(tmp_path / "data/processed/clips_n16.parquet")
     assert len(clips) > 0 and set(clips.camera) == set(TEST_SYNTH["cameras"])
     assert (tmp_path / "results/logs/download_videos.log").read_text().count("videos: ") >= 1
 

@@ -22,7 +22,8 @@ def test_default_target_dry_runs(tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
     for rule in ("synthesize_dataset", "dataset_report", "extract_frames", "prepare_music", "clip_index",
-                 "music_features", "motion_features", "train_adapters", "music_embedding"):
+                 "music_features", "motion_features", "train_adapters", "music_embedding", "train_lfae",
+                 "flow_cache", "train_diffusion", "sample_videos"):
         assert rule in out, rule
     assert "fetch_weights" not in out  # the default runs on seeded random inits
 
@@ -59,19 +60,25 @@ def test_smoke_run_end_to_end(tmp_path):
     for name in ("dataset/stills.png", "dataset/beats.png", "dataset/checks.csv",
                  "logs/synthesize_dataset.log", "benchmarks/synthesize_dataset.tsv", "logs/clip_index.log"):
         assert (out / name).stat().st_size > 0, name
-    clips = pd.read_parquet(Path(tmp_path) / "data/processed/clips.parquet")
+    clips = pd.read_parquet(Path(tmp_path) / "data/processed/clips_n16.parquet")
     assert len(clips) > 0 and set(clips.split) == {"train", "test"}
     evaluation = pd.read_csv(out / "music/adapter_eval.csv")
     assert set(evaluation.adapter) == {"style", "movement"} and not evaluation.backbone_pretrained.any()
     assert evaluation.note.str.contains("random init").all()
     from dabfusion.music.embedding import read_vectors
 
-    emb, schema = read_vectors(Path(tmp_path) / "data/features/music_embedding.parquet")
+    emb, schema = read_vectors(Path(tmp_path) / "data/features/music_embedding_n16.parquet")
     assert emb["e_c"].shape[1] == 512 and emb["e_w"].shape[1] == 128 and emb["e_b"].shape[1] == 16 * 6
     checks = pd.read_csv(out / "dataset/checks.csv")
     tracks = checks[checks.kind == "track"]
     assert len(tracks) == 6 and (tracks.tempo_rel_error.abs() < 0.03).all()
     assert "rendering" in (out / "logs/synthesize_dataset.log").read_text()
+    # stage 2: every variant trained and sampled; the long variant on twice the frames
+    for variant, frames in (("base", 16), ("long", 32), ("nobeat", 16), ("framebeat", 16)):
+        samples = pd.read_csv(out / f"samples/{variant}/samples.csv")
+        assert len(samples) == 4 and (samples.n_frames == frames).all() and samples.camera.nunique() == 2
+        assert all(Path(p).stat().st_size > 0 for p in samples.generated_video)
+        assert (out / f"benchmarks/train_diffusion_{variant}.tsv").exists()
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
                  "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])

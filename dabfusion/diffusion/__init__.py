@@ -1,0 +1,1 @@
+"""Gaussian diffusion: the noise schedule and the samplers."""

@@ -1,0 +1,157 @@
+"""From a reference frame and music to a video: sample latent flows, warp z0, decode (Fig. 3).
+
+    z0 feats  = lfae.encode(x_0)
+    a0        = sampler(UNet(., t, z0, e, beats))            (B, 3, N, h, w)
+    grid, m   = target.decode(a0)
+    frame_k   = lfae.decoder(m_k * warp(feats, grid_k))      k = 0 .. N-1
+
+``DanceSampler`` is what the sampling rule and ``dabfusion generate`` share. Each video's
+noise comes from its own generator seeded by (seed, clip id), so a video does not depend on
+the batch it was sampled in, and the seed is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .diffusion import samplers, target
+from .diffusion.conditions import MusicConditions
+from .diffusion.schedule import CosineSchedule
+from .frames import load_clip
+from .io import file_sha256, write_table_atomic, write_video
+from .training.flow_cache import frames_tensor, select_clips
+
+log = logging.getLogger(__name__)
+
+
+def clip_seed(seed: int, clip_id: str) -> int:
+    return zlib.crc32(f"{seed}:{clip_id}".encode())
+
+
+class DanceSampler:
+    def __init__(self, unet_file: Path, lfae_file: Path, device: str = "auto"):
+        from .training.diffusion import load_unet
+        from .training.lfae import load_lfae
+
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if device == "auto" else device))
+        self.unet, self.meta = load_unet(unet_file)
+        if self.meta["lfae_sha256"] != file_sha256(lfae_file):
+            raise ValueError(f"{unet_file} was trained on flows of another stage-1 model than {lfae_file}; "
+                             "retrain stage 2 (snakemake reruns it when stage 1 changes)")
+        self.lfae = load_lfae(lfae_file).to(self.device)
+        self.unet.to(self.device)
+        self.schedule = CosineSchedule(self.meta["timesteps"])
+        self.n_frames = int(self.meta["n_frames"])
+        self.prediction = self.meta.get("prediction", "eps")
+
+    @torch.inference_mode()
+    def flows(self, z0: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, generators,
+              progress=None) -> torch.Tensor:
+        """z0 (B, C_z, h, w), e (B, D), beats (B, N, 6) -> a0 (B, 3, N, h, w)."""
+        b, _, h, w = z0.shape
+        z0, e, beats = z0.to(self.device), e.to(self.device), beats.to(self.device)
+
+        def model_fn(x, t, drop):
+            k = x.shape[0] // b  # 2 under classifier-free guidance
+            out = self.unet(x, t, z0.repeat(k, 1, 1, 1), e.repeat(k, 1), beats.repeat(k, 1, 1), drop)
+            return self.schedule.eps_from_output(self.prediction, x, t, out)
+
+        p = scfg["threshold_percentile"]
+        threshold = functools.partial(samplers.dynamic_threshold, percentile=p) if p else None
+        return samplers.sample(scfg["sampler"], samplers.classifier_free(model_fn, scfg["guidance"]), self.schedule,
+                               (b, 3, self.n_frames, h, w), generators, scfg["steps"], scfg["eta"], threshold,
+                               self.device, progress)
+
+    @torch.inference_mode()
+    def render(self, ref: torch.Tensor, a0: torch.Tensor) -> np.ndarray:
+        """ref (B, 3, S, S) in [0, 1], a0 (B, 3, N, h, w) -> frames (B, N, S, S, 3) uint8."""
+        ref = ref.to(self.device)
+        feats = self.lfae.encode(ref)
+        grid, occ = target.decode(a0.to(self.device).float(), self.meta["flow_scale"])
+        frames = [self.lfae.animate(ref, grid[:, k], occ[:, k], feats) for k in range(a0.shape[2])]
+        video = torch.stack(frames, dim=1).clamp(0, 1)  # (B, N, 3, S, S)
+        return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
+
+    @torch.inference_mode()
+    def generate(self, ref: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, seeds: list[int],
+                 progress=None) -> np.ndarray:
+        """Reference frames (B, 3, S, S) and their music -> (B, N, S, S, 3) uint8 videos."""
+        z0 = self.lfae.encode(ref.to(self.device))[-1]
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        return self.render(ref, self.flows(z0, e, beats, scfg, gens, progress))
+
+
+def music_segment(music: pd.DataFrame, music_id: str, start: float, end: float) -> tuple[np.ndarray, int]:
+    row = music.loc[music_id]
+    samples = np.load(row.file, mmap_mode="r")
+    sr = int(row.sample_rate)
+    return np.array(samples[int(round(start * sr)):int(round(end * sr))], dtype=np.float32), sr
+
+
+def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedding_file: Path, music_csv: Path,
+                      scfg: dict, out_manifest: Path, progress: bool = True) -> pd.DataFrame:
+    """Generate every selected test clip from its first frame and its music window.
+
+    Writes {out}/frames/{clip_id}.npy (N, S, S, 3) uint8, {out}/videos/{clip_id}.mp4 (music
+    muxed) and the manifest (one row per video: clip, seed, sampler, steps, time).
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_manifest).parent
+    started = time.perf_counter()
+    ds = DanceSampler(unet_file, lfae_file, scfg["device"])
+    cond = MusicConditions(embedding_file, ds.meta["beat"])
+    clips = pd.read_parquet(clips_file)
+    from .music.features import with_window_ids
+
+    test = select_clips(with_window_ids(clips[clips.split == "test"]), scfg["max_clips"], scfg["seed"])
+    if test.empty:
+        raise ValueError(f"{clips_file}: no test clips to sample")
+    if int(test.n_frames.iloc[0]) != ds.n_frames:
+        raise ValueError(f"{unet_file} makes {ds.n_frames}-frame videos, {clips_file} has "
+                         f"{int(test.n_frames.iloc[0])}-frame clips")
+    music = pd.read_csv(music_csv).set_index("music_id")
+    calls = samplers.model_calls(scfg["sampler"], ds.schedule, scfg["steps"]) * (1 if scfg["guidance"] == 1 else 2)
+    rows = []
+    bar = tqdm(total=len(test), desc=f"sampling {scfg['sampler']}", disable=not progress, mininterval=10)
+    for lo in range(0, len(test), scfg["batch_size"]):
+        part = test.iloc[lo:lo + scfg["batch_size"]]
+        gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in part.itertuples()]
+        ref = torch.stack([frames_tensor(v[:1])[0] for v in gt])
+        e, beats = cond.get(part.window_id)
+        seeds = [clip_seed(scfg["seed"], c) for c in part.clip_id]
+        t0 = time.perf_counter()
+        videos = ds.generate(ref, e, beats, scfg, seeds)
+        per_video = (time.perf_counter() - t0) / len(part)
+        for c, video, seed in zip(part.itertuples(), videos, seeds):
+            frames_out = out_dir / "frames" / f"{c.clip_id}.npy"
+            video_out = out_dir / "videos" / f"{c.clip_id}.mp4"
+            frames_out.parent.mkdir(parents=True, exist_ok=True)
+            video_out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = frames_out.with_name(f".{frames_out.stem}.tmp.npy")
+            np.save(tmp, video)
+            tmp.replace(frames_out)
+            audio, sr = music_segment(music, c.music_id, c.music_start, c.music_end)
+            write_video(video_out, video, int(round(c.fps)), audio, sr)
+            rows.append({**{k: getattr(c, k) for k in ("clip_id", "video", "camera", "genre", "music_id", "dancer",
+                                                        "situation", "start_frame", "n_frames", "fps", "music_start",
+                                                        "music_end", "frames_file", "window_id")},
+                         "generated_frames": str(frames_out), "generated_video": str(video_out), "seed": seed,
+                         "sampler": scfg["sampler"], "steps": scfg["steps"], "guidance": scfg["guidance"],
+                         "model_calls": calls, "seconds": per_video})
+        bar.update(len(part))
+    bar.close()
+    manifest = pd.DataFrame(rows)
+    write_table_atomic(out_manifest, manifest)
+    log.info("sampled %d test clips with %s (%d model calls each) in %.1f s; %.2f s per video",
+             len(manifest), scfg["sampler"], calls, time.perf_counter() - started, manifest.seconds.mean())
+    return manifest
