@@ -58,7 +58,7 @@ def test_smoke_run_end_to_end(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     out = Path(tmp_path) / "results"
     for name in ("dataset/stills.png", "dataset/beats.png", "dataset/checks.csv",
-                 "logs/synthesize_dataset.log", "benchmarks/synthesize_dataset.tsv", "logs/clip_index.log"):
+                 "logs/synthesize_dataset.log", "benchmarks/synthesize_dataset.tsv", "logs/clip_index_n16.log"):
         assert (out / name).stat().st_size > 0, name
     clips = pd.read_parquet(Path(tmp_path) / "data/processed/clips_n16.parquet")
     assert len(clips) > 0 and set(clips.split) == {"train", "test"}

@@ -138,7 +138,18 @@ def keypoints_all_views(skeleton: Skeleton, cfg: dict) -> np.ndarray:
 
 
 def _render_sequence(args) -> dict:
-    """Worker: keypoints and every configured camera's video of one sequence; returns truth rows."""
+    """Worker: keypoints and every configured camera's video of one sequence; returns truth rows.
+
+    BLAS runs single-threaded here: a multi-threaded GEMM may round differently with the
+    machine's load, which changed a pixel now and then and so the video's bytes.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _render_sequence_body(args)
+
+
+def _render_sequence_body(args) -> dict:
     plan, cfg, root, tracks_dir, skip_existing = args
     root = Path(root)
     name = plan.name

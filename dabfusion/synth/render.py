@@ -43,7 +43,7 @@ class Camera:
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """World points (..., 3) to camera coordinates (..., 3)."""
-        return (points - self.position) @ self.rotation.T
+        return np.einsum("...j,ij->...i", points - self.position, self.rotation)  # no BLAS: reproducible
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World points (..., 3) -> (pixel xy (..., 2), depth (...))."""
@@ -87,7 +87,7 @@ def render_background(cam: Camera) -> tuple[np.ndarray, np.ndarray]:
     h, w = cam.height, cam.width
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     dirs_cam = np.stack([(xs + 0.5 - w / 2) / cam.focal, (ys + 0.5 - h / 2) / cam.focal, np.ones_like(xs)], -1)
-    dirs = dirs_cam @ cam.rotation  # camera -> world (rotation is orthonormal)
+    dirs = np.einsum("...i,ij->...j", dirs_cam, cam.rotation)  # camera -> world (rotation is orthonormal)
     o = cam.position
     with np.errstate(divide="ignore", invalid="ignore"):
         t_floor = np.where(dirs[..., 1] < 0, -o[1] / dirs[..., 1], np.inf)
@@ -218,7 +218,7 @@ def render_frame(
             continue
         inv = np.where(dist > 1e-9, q / np.maximum(dist, 1e-9), 0.0)
         normal = np.stack([dx * inv, dy * inv, -nz], -1)
-        lambert = np.clip(normal @ LIGHT, 0.0, 1.0)
+        lambert = np.clip(np.einsum("...i,i->...", normal, LIGHT), 0.0, 1.0)
         shade = 0.38 + 0.62 * lambert
         color = np.broadcast_to(pal[part.color], gx.shape + (3,))
         if part.pattern and dancer.top_pattern != "solid":
