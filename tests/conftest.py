@@ -36,3 +36,17 @@ def synth_root(tmp_path_factory, synth_cfg) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     generate(synth_cfg, root, workers=2, progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_clips(synth_root, tmp_path_factory) -> Path:
+    """32-px frames at 15 fps, processed music and an index of 8-frame clips (stride 8)."""
+    from dabfusion.clips import build_clip_index, extract_shard, prepare_music
+
+    proc = tmp_path_factory.mktemp("tiny_processed")
+    ecfg = {"size": 32, "fps": 15, "aspect": "crop", "on_bad_video": "fail"}
+    extract_shard(synth_root, proc, 0, 1, ecfg, proc / "shards/frames_0.csv")
+    prepare_music(synth_root, proc, 22050, proc / "music.csv")
+    build_clip_index(synth_root, [proc / "shards/frames_0.csv"], proc / "music.csv", ecfg,
+                     {"length": 8, "stride": 8}, proc, proc / "clips.parquet", proc / "rejects.csv")
+    return proc / "clips.parquet"

@@ -206,34 +206,28 @@ def test_overfit_on_one_clip_drives_the_loss_down_and_the_sample_to_the_target()
 
 # --- flow cache, training, sampling on real (tiny) data ---------------------------------------
 @pytest.fixture(scope="module")
-def stage_two_data(synth_root, tmp_path_factory):
-    """A tiny stage 1, the clip index, processed music and a music-embedding table for it."""
-    from dabfusion.clips import build_clip_index, extract_shard, prepare_music
+def stage_two_data(tiny_clips, tmp_path_factory):
+    """A tiny stage 1 on the tiny clip index, and a music-embedding table for its windows."""
     from dabfusion.music.embedding import embedding_schema, write_vectors
     from dabfusion.music.features import with_window_ids
     from dabfusion.training.lfae import train_lfae
 
     proc = tmp_path_factory.mktemp("stage2_data")
-    ecfg = {"size": 32, "fps": 15, "aspect": "crop", "on_bad_video": "fail"}
-    extract_shard(synth_root, proc, 0, 1, ecfg, proc / "shards/frames_0.csv")
-    prepare_music(synth_root, proc, 22050, proc / "music.csv")
-    build_clip_index(synth_root, [proc / "shards/frames_0.csv"], proc / "music.csv", ecfg,
-                     {"length": 8, "stride": 8}, proc, proc / "clips.parquet", proc / "rejects.csv")
     lcfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "image_size": 32,
             "model": {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16]},
             "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.5, 0.999], "lr_milestones": [5],
             "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "equivariance_strength": 0.05,
             "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0], "require_pretrained": False}
-    train_lfae(lcfg, proc / "clips.parquet", proc / "lfae", progress=False)
-    windows = with_window_ids(pd.read_parquet(proc / "clips.parquet")).window_id.unique()
+    train_lfae(lcfg, tiny_clips, proc / "lfae", progress=False)
+    windows = with_window_ids(pd.read_parquet(tiny_clips)).window_id.unique()
     rng = np.random.default_rng(0)
     m = len(windows)
     write_vectors(proc / "embedding.parquet", {
         "window_id": list(windows), "clap_pretrained": [False] * m, "wav2clip_pretrained": [False] * m,
         "e_c": rng.normal(size=(m, 512)), "e_w": rng.normal(size=(m, 128)), "e_b": rng.random((m, 8 * 6))},
         embedding_schema(8))
-    return {"dir": proc, "clips": proc / "clips.parquet", "lfae": proc / "lfae/model.safetensors",
-            "music": proc / "music.csv", "embedding": proc / "embedding.parquet", "lcfg": lcfg}
+    return {"dir": proc, "clips": tiny_clips, "lfae": proc / "lfae/model.safetensors",
+            "music": tiny_clips.parent / "music.csv", "embedding": proc / "embedding.parquet", "lcfg": lcfg}
 
 
 def _stage2_cfg(**over):

@@ -87,19 +87,6 @@ def _train_cfg(**over):
     return cfg
 
 
-@pytest.fixture(scope="module")
-def tiny_clips(synth_root, tmp_path_factory):
-    from dabfusion.clips import build_clip_index, extract_shard, prepare_music
-
-    proc = tmp_path_factory.mktemp("lfae_data")
-    ecfg = {"size": 32, "fps": 15, "aspect": "crop", "on_bad_video": "fail"}
-    extract_shard(synth_root, proc, 0, 1, ecfg, proc / "shards/frames_0.csv")
-    prepare_music(synth_root, proc, 22050, proc / "music.csv")
-    build_clip_index(synth_root, [proc / "shards/frames_0.csv"], proc / "music.csv", ecfg,
-                     {"length": 8, "stride": 8}, proc, proc / "clips.parquet", proc / "rejects.csv")
-    return proc / "clips.parquet"
-
-
 def test_overfit_on_a_few_pairs_drives_the_loss_down(tiny_clips, tmp_path):
     """A real learning test: one fixed set of pairs, many steps, loss far below its start."""
     clips = pd.read_parquet(tiny_clips)
