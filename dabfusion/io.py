@@ -173,6 +173,35 @@ def decode_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 
 # --- video ---------------------------------------------------------------------------------
+def read_video_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The container tags of a video (e.g. the synthetic generator's frame digest)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return dict(container.metadata)
+
+
+def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H * 3 / 2, W) uint8 planar YUV 4:2:0, BT.601 limited range.
+
+    Integer arithmetic (the usual 8-bit BT.601 coefficients, rounded); chroma of each 2 x 2
+    block is the rounded mean of its four pixels' chroma. Why not let the encoder convert:
+    FFmpeg's converter runs with automatic threads, and CI saw the same frames give
+    different videos under load; this conversion depends on nothing but the pixels.
+    """
+    rgb = frame.astype(np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    h, w = r.shape
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    u = -38 * r - 74 * g + 112 * b  # scaled by 256, summed over each 2 x 2 block below
+    v = 112 * r - 94 * g - 18 * b
+    block = lambda c: c.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))  # noqa: E731
+    u = ((block(u) + 512) >> 10) + 128
+    v = ((block(v) + 512) >> 10) + 128
+    planes = [np.clip(y, 16, 235), np.clip(u, 16, 240).reshape(h // 4, w), np.clip(v, 16, 240).reshape(h // 4, w)]
+    return np.concatenate(planes).astype(np.uint8)
+
+
 def write_video(
     path: str | os.PathLike,
     frames: np.ndarray,
@@ -180,10 +209,14 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int | None = None,
     crf: int = 18,
+    metadata: dict[str, str] | None = None,
 ) -> None:
     """Write uint8 RGB frames (T, H, W, 3) as H.264 mp4 with optional mono AAC audio.
 
-    H and W must be even (yuv420p). Written to a temporary file and renamed into place.
+    ``metadata`` goes into the container's tags (read back with ``read_video_metadata``).
+
+    H and W must be even (yuv420p); for the chroma planes to be whole rows, H must be a
+    multiple of 4. Written to a temporary file and renamed into place.
     """
     import av
 
@@ -191,10 +224,12 @@ def write_video(
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
     t, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {w}x{h}")
+    if h % 4 or w % 2:
+        raise ValueError(f"H.264 (yuv420p) here needs a width divisible by 2 and a height by 4, got {w}x{h}")
     with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
+        # use_metadata_tags: mp4 keeps only a fixed set of tags without it
+        with av.open(str(tmp), mode="w", format="mp4", container_options={"movflags": "use_metadata_tags"}) as container:
+            container.metadata.update(metadata or {})
             vstream = container.add_stream("libx264", rate=fps)
             vstream.width, vstream.height = w, h
             vstream.pix_fmt = "yuv420p"
@@ -208,7 +243,7 @@ def write_video(
                 astream.layout = "mono"
                 astream.bit_rate = 128_000
             for i in range(t):
-                vframe = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+                vframe = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frames[i]), format="yuv420p")
                 vframe.pts = i
                 for packet in vstream.encode(vframe):
                     container.mux(packet)

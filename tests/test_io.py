@@ -63,6 +63,38 @@ def test_corrupt_wav_names_the_file(tmp_path):
 
 
 def test_write_video_rejects_odd_sizes_and_leaves_no_file(tmp_path):
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(ValueError, match="height by 4, got 32x31"):
         write_video(tmp_path / "v.mp4", np.zeros((2, 31, 32, 3), np.uint8), 10)
+    with pytest.raises(ValueError, match="width divisible by 2"):
+        write_video(tmp_path / "v.mp4", np.zeros((2, 32, 33, 3), np.uint8), 10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rgb_to_yuv420p_matches_the_bt601_formula():
+    """Against the textbook float formula (limited range), chroma from 2 x 2 block means."""
+    from dabfusion.io import rgb_to_yuv420p
+
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 6, 3)).astype(np.uint8)
+    yuv = rgb_to_yuv420p(rgb).astype(float)
+    r, g, b = (rgb[..., i].astype(float) / 255 for i in range(3))
+    y = 16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b)
+    cb = 128 + 224 * (-0.168736 * r - 0.331264 * g + 0.5 * b)
+    cr = 128 + 224 * (0.5 * r - 0.418688 * g - 0.081312 * b)
+    mean2 = lambda c: c.reshape(4, 2, 3, 2).mean(axis=(1, 3)).reshape(-1)  # noqa: E731
+    assert np.abs(yuv[:8] - y).max() <= 1.0
+    assert np.abs(yuv[8:10].reshape(-1) - mean2(cb)).max() <= 1.0
+    assert np.abs(yuv[10:12].reshape(-1) - mean2(cr)).max() <= 1.0
+    # a 2 x 2 block of one colour keeps that colour's chroma exactly
+    flat = np.zeros((4, 4, 3), np.uint8)
+    flat[:2, :2] = (200, 30, 90)
+    u, v = rgb_to_yuv420p(flat)[4:].astype(int)  # each (2 x 2) chroma plane as one row of 4
+    assert u[0] == round(128 + 224 * (-0.168736 * 200 - 0.331264 * 30 + 0.5 * 90) / 255)
+    assert v[0] == round(128 + 224 * (0.5 * 200 - 0.418688 * 30 - 0.081312 * 90) / 255)
+    assert list(u[1:]) == list(v[1:]) == [128, 128, 128]  # black blocks have no chroma
+
+
+def test_video_tags_round_trip(tmp_path):
+    from dabfusion.io import read_video_metadata
+
+    write_video(tmp_path / "v.mp4", np.zeros((3, 32, 32, 3), np.uint8), 10, metadata={"dabfusion_x": "abc"})
+    assert read_video_metadata(tmp_path / "v.mp4")["dabfusion_x"] == "abc"

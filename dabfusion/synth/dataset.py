@@ -9,7 +9,8 @@ which only a generator can know):
     cameras/setting1.json, cameras/mapping.txt
     splits/crossmodal_{train,test}.txt   sequence names (cAll), split by music as in the paper
     ignore_list.txt, video_list.txt
-    truth/music.csv, truth/music_beats.csv, truth/kinematic_beats.csv, truth/sequences.csv
+    truth/music.csv, truth/music_beats.csv, truth/kinematic_beats.csv, truth/sequences.csv,
+    truth/videos.csv              per video: SHA-256 of its rendered frames (also in the mp4's tags)
     manifest.json                 written last: its presence means the dataset is complete
 """
 
@@ -29,7 +30,7 @@ import pandas as pd
 
 from .. import __version__
 from ..aist import CAMERAS, GENRES, VideoName, split_of_music, test_music_of
-from ..io import dump_numpy_pickle, write_json_atomic, write_table_atomic, write_text_atomic, write_video, write_wav
+from ..io import dump_numpy_pickle, read_video_metadata, write_json_atomic, write_table_atomic, write_text_atomic, write_video, write_wav
 from .body import Dancer, Skeleton, forward_kinematics, make_dancer
 from .choreo import Dance, choreograph
 from .music import synthesize_track
@@ -37,6 +38,7 @@ from .render import body_parts, figure_points, make_camera, render_background, r
 
 log = logging.getLogger(__name__)
 GENERATED_DIRS = ("videos", "music", "keypoints2d", "cameras", "splits", "truth")
+FRAMES_TAG = "dabfusion_frames_sha256"  # the mp4 tag holding the digest of the frames before encoding
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,11 @@ def _render_sequence_body(args) -> dict:
         if skip_existing and out.exists():
             continue
         frames = render_video_frames(motion, cam_name, cfg)
-        write_video(out, frames, cfg["fps"], audio=audio, sample_rate=sr, crf=cfg["crf"])
+        # the digest of what was rendered, so a reproducibility check can tell the renderer
+        # from the encoder
+        digest = hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
+        write_video(out, frames, cfg["fps"], audio=audio, sample_rate=sr, crf=cfg["crf"],
+                    metadata={FRAMES_TAG: digest})
     keep = motion.dance.key_times < plan.seconds
     return {
         "sequence": plan.sequence,
@@ -264,11 +270,13 @@ def generate(cfg: dict, root: str | os.PathLike, workers: int = 1, progress: boo
     write_table_atomic(root / "truth" / "music_beats.csv", pd.DataFrame(beat_rows))
     write_table_atomic(root / "truth" / "kinematic_beats.csv", pd.DataFrame(kin_rows))
     write_table_atomic(root / "truth" / "sequences.csv", pd.DataFrame(seq_rows))
+    videos = [str(p.name.with_camera(c)) for p in plans for c in cfg["cameras"]]
+    digests = [read_video_metadata(root / "videos" / f"{v}.mp4").get(FRAMES_TAG, "") for v in videos]
+    write_table_atomic(root / "truth" / "videos.csv", pd.DataFrame({"video": videos, "frames_sha256": digests}))
     for split in ("train", "test"):
         names = [p.sequence for p in plans if split_of_music(p.name.music_id) == split]
         write_text_atomic(root / "splits" / f"crossmodal_{split}.txt", "".join(f"{n}\n" for n in names))
     write_text_atomic(root / "ignore_list.txt", "".join(f"{n}\n" for n in ignored))
-    videos = [str(p.name.with_camera(c)) for p in plans for c in cfg["cameras"]]
     write_text_atomic(root / "video_list.txt", "".join(f"{v}\n" for v in videos))
     cams = [make_camera(c, cfg["width"], cfg["height"]).as_aist_json() for c in CAMERAS]
     write_json_atomic(root / "cameras" / "setting1.json", cams)
