@@ -19,6 +19,7 @@ include: "rules/music.smk"
 include: "rules/lfae.smk"
 include: "rules/diffusion.smk"
 include: "rules/dataset_report.smk"
+include: "rules/evaluation.smk"
 
 
 rule all:

@@ -20,10 +20,21 @@ CLIPS = f"{PROCESSED}/clips_n{BASE_N}.parquet"
 VARIANTS = config["diffusion"]["variants"]
 
 
+BASELINES = ["static", "retrieval"]
+EXTERNAL = config["evaluation"]["external"]
+# the variants whose names the ablation tables need (Table 5: long, Table 6: nobeat, framebeat)
+TABLE_METHODS = {1: ["base", "static", "retrieval", *[f"ext_{n}" for n in EXTERNAL]], 2: ["base"],
+                 3: ["gt", "base", "static", "retrieval"], 4: ["gt", "base"], 5: ["base", "long"],
+                 6: ["nobeat", "base", "framebeat"]}
+
+
 wildcard_constraints:
     sequence=r"g[A-Z]{2}_s[A-Z]{2}_cAll_d\d{2}_m[A-Z]{2}\d_ch\d{2}",
     n=r"\d+",
+    k=r"[1-6]",
     variant="|".join(VARIANTS),
+    baseline="|".join(BASELINES),
+    method="|".join(["gt", *BASELINES, *VARIANTS, *[f"ext_{n}" for n in EXTERNAL]]),
 
 
 def raw_manifest():
@@ -85,6 +96,58 @@ def sampling_inputs(wildcards):
     }
 
 
+def baseline_inputs(wildcards):
+    """A baseline runs on DabFusion's own test clips; retrieval also needs stage 1 and its flows."""
+    inputs = {"reference": f"{RESULTS}/samples/base/samples.csv", "music": f"{PROCESSED}/music.csv"}
+    if wildcards.baseline == "retrieval":
+        inputs.update(lfae=f"{MODELS}/lfae/model.safetensors", cache=f"{FEATURES}/flows_n{BASE_N}/meta.json",
+                      embedding=f"{FEATURES}/music_embedding_n{BASE_N}.parquet")
+    return inputs
+
+
+def external_folder(name):
+    if name not in EXTERNAL:
+        raise ValueError(f"no external videos named {name!r} in evaluation.external")
+    return EXTERNAL[name]
+
+
+def samples_of(method):
+    """The manifest of the videos a method is scored on (the ground truth: the base variant's clips)."""
+    return f"{RESULTS}/samples/{'base' if method == 'gt' else method}/samples.csv"
+
+
+def scored_samples(wildcards):
+    return samples_of(wildcards.method)
+
+
+def table_methods(k):
+    """The methods of table k that this config has (an ablation needs its variant)."""
+    have = {"gt", *BASELINES, *VARIANTS, *[f"ext_{n}" for n in EXTERNAL]}
+    return [m for m in TABLE_METHODS[k] if m in have]
+
+
+def available_tables():
+    """Tables 1-4 always; 5 and 6 when their ablation variants are configured."""
+    return [k for k in TABLE_METHODS if k <= 4 or len(table_methods(k)) >= 2]
+
+
+def table_inputs(wildcards):
+    k = int(wildcards.k)
+    if k not in available_tables():
+        raise ValueError(f"table{k} needs the variants {TABLE_METHODS[k]} in diffusion.variants")
+    methods = table_methods(k)
+    inputs = {m: f"{RESULTS}/eval/{m}/per_video.csv" for m in methods}
+    inputs.update({f"samples_{m}": samples_of(m) for m in methods})
+    inputs["embedding"] = f"{FEATURES}/music_embedding_n{BASE_N}.parquet"
+    return inputs
+
+
+def loss_inputs(wildcards):
+    inputs = {"stage 1": f"{MODELS}/lfae/loss.csv"}
+    inputs.update({f"stage 2 {v}": f"{MODELS}/diffusion/{v}/loss.csv" for v in VARIANTS})
+    return inputs
+
+
 def torchrun_launcher(gpus):
     """How a training script re-launches itself on several GPUs (empty: run in-process)."""
     return f"torchrun --standalone --nproc_per_node={gpus}" if gpus > 1 else ""
@@ -97,6 +160,10 @@ def default_targets():
         f"{RESULTS}/music/adapter_eval.csv",
         f"{RESULTS}/lfae/reconstruction.csv",
         *[f"{RESULTS}/samples/{v}/samples.csv" for v in VARIANTS],
+        *[f"{RESULTS}/table{k}.csv" for k in available_tables()],
+        f"{RESULTS}/report/side_by_side",
+        f"{RESULTS}/report/loss_curves.png",
+        f"{RESULTS}/runtimes.csv",
     ]
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [

@@ -28,6 +28,29 @@ def test_default_target_dry_runs(tmp_path):
     assert "fetch_weights" not in out  # the default runs on seeded random inits
 
 
+def test_table2_builds_only_what_it_needs(tmp_path):
+    """results/table2.csv: the base variant and its scores; no ablation variant, no baseline."""
+    res = run([f"{tmp_path}/results/table2.csv", "-n", "--cores", "1", "--quiet", "rules",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert jobs["train_diffusion"] == 1 and jobs["sample_videos"] == 1 and jobs["score_videos"] == 1
+    assert jobs["make_table"] == 1 and "baseline_videos" not in jobs
+
+
+def test_default_target_ends_in_all_six_tables(tmp_path):
+    res = run(["-n", "--cores", "1", "--quiet", "rules",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
+    out = res.stdout + res.stderr
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    # gt, base, long, nobeat, framebeat, static, retrieval
+    assert jobs["make_table"] == 6 and jobs["score_videos"] == 7 and jobs["baseline_videos"] == 2
+    assert jobs["runtime_table"] == 1 and jobs["comparison_videos"] == 1
+
+
 def test_aistpp_preset_fetches_weights_first(tmp_path):
     res = run(["-n", "--cores", "1", "--quiet", "rules", "--configfile", "presets/aistpp.yaml",
                "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results",
@@ -79,7 +102,35 @@ def test_smoke_run_end_to_end(tmp_path):
         assert len(samples) == 4 and (samples.n_frames == frames).all() and samples.camera.nunique() == 2
         assert all(Path(p).stat().st_size > 0 for p in samples.generated_video)
         assert (out / f"benchmarks/train_diffusion_{variant}.tsv").exists()
+    # the tables: every one, with its sidecar saying what was random
+    t1 = pd.read_csv(out / "table1.csv")
+    assert list(t1.method) == ["base", "static", "retrieval"] and t1.fvd.notna().all()
+    assert t1.synthetic_data.all() and t1.random_init.str.contains("i3d").all()
+    t2 = pd.read_csv(out / "table2.csv")
+    assert list(t2.camera) == ["C01", "C09", "all"] and list(t2.videos) == [2, 2, 4]
+    t3 = pd.read_csv(out / "table3.csv")
+    assert t3.model.iloc[0] == "Ground Truth" and t3[["cs", "mm_align", "av_align"]].notna().all().all()
+    assert set(pd.read_csv(out / "table4.csv").dance_style) <= {"Break", "House", "Ballet Jazz"}
+    assert list(pd.read_csv(out / "table5.csv").frames) == [16, 32]
+    assert list(pd.read_csv(out / "table6.csv").beat) == ["no", "yes", "yes"]
+    for k in range(1, 7):
+        meta = __import__("json").loads((out / f"table{k}.json").read_text())
+        assert meta["pretrained"]["i3d_pretrained"] is False and meta["source"] == "synthetic"
+        assert "NOT comparable" in (out / f"table{k}.md").read_text()
+        assert (out / f"table{k}.png").stat().st_size > 1000
+    assert len(list((out / "report/side_by_side").glob("*.mp4"))) == 4
+    runtimes = pd.read_csv(out / "runtimes.csv")
+    assert {"score_videos_gt", "train_diffusion_base", "synthesize_dataset"} <= set(runtimes.job)
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
                  "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    # the self-contained report: tables, figures and videos
+    report = Path(tmp_path) / "report.zip"
+    res = run(["--cores", "1", "--configfile", "presets/smoke.yaml", "--report", str(report),
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(report).namelist()
+    assert any(n.endswith("table1.png") for n in names) and any(n.endswith(".mp4") for n in names)

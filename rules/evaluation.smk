@@ -1,0 +1,122 @@
+# Evaluation: baselines on DabFusion's test clips, every metric per video, the paper's Tables
+# 1-6, side-by-side videos and the per-rule time table. `snakemake results/table2.csv`
+# builds just what Table 2 needs.
+
+
+rule baseline_videos:
+    input:
+        unpack(baseline_inputs),
+    output:
+        manifest=f"{RESULTS}/samples/{{baseline}}/samples.csv",
+    log:
+        f"{RESULTS}/logs/baseline_videos_{{baseline}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/baseline_videos_{{baseline}}.tsv"
+    threads: workflow.cores
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/baseline_videos.py"
+
+
+rule external_samples:
+    input:
+        reference=f"{RESULTS}/samples/base/samples.csv",
+    output:
+        manifest=f"{RESULTS}/samples/ext_{{name}}/samples.csv",
+    params:
+        folder=lambda wildcards: external_folder(wildcards.name),
+    log:
+        f"{RESULTS}/logs/external_samples_{{name}}.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/external_samples.py"
+
+
+rule score_videos:
+    input:
+        samples=scored_samples,
+        music=f"{PROCESSED}/music.csv",
+    output:
+        rows=f"{RESULTS}/eval/{{method}}/per_video.csv",
+        features=f"{RESULTS}/eval/{{method}}/i3d.npz",
+        meta=f"{RESULTS}/eval/{{method}}/per_video.json",
+    params:
+        evaluation=config["evaluation"],
+        music=config["music"],
+    log:
+        f"{RESULTS}/logs/score_videos_{{method}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_videos_{{method}}.tsv"
+    threads: workflow.cores
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/score_videos.py"
+
+
+rule make_table:
+    input:
+        unpack(table_inputs),
+    output:
+        csv=report(f"{RESULTS}/table{{k}}.csv", caption="../report/table.rst", category="Tables",
+                   labels={"table": "{k}", "file": "csv"}),
+        md=f"{RESULTS}/table{{k}}.md",
+        png=report(f"{RESULTS}/table{{k}}.png", caption="../report/table.rst", category="Tables",
+                   labels={"table": "{k}", "file": "figure"}),
+        meta=f"{RESULTS}/table{{k}}.json",
+    params:
+        methods=lambda wildcards: table_methods(int(wildcards.k)),
+        source=config["source"],
+    log:
+        f"{RESULTS}/logs/table{{k}}.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/make_table.py"
+
+
+rule comparison_videos:
+    input:
+        samples=f"{RESULTS}/samples/base/samples.csv",
+        music=f"{PROCESSED}/music.csv",
+    output:
+        videos=report(directory(f"{RESULTS}/report/side_by_side"), patterns=["{name}.mp4"],
+                      caption="../report/side_by_side.rst", category="Videos"),
+    params:
+        n=config["evaluation"]["report_videos"],
+    log:
+        f"{RESULTS}/logs/comparison_videos.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/comparison_videos.py"
+
+
+rule loss_curves:
+    input:
+        unpack(loss_inputs),
+    output:
+        png=report(f"{RESULTS}/report/loss_curves.png", caption="../report/loss_curves.rst", category="Training"),
+    log:
+        f"{RESULTS}/logs/loss_curves.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/loss_curves.py"
+
+
+rule runtime_table:
+    input:
+        tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
+    output:
+        csv=report(f"{RESULTS}/runtimes.csv", caption="../report/runtimes.rst", category="Budget"),
+    params:
+        benchmarks=f"{RESULTS}/benchmarks",
+    log:
+        f"{RESULTS}/logs/runtime_table.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/runtime_table.py"
