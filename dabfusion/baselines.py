@@ -21,29 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from .io import write_table_atomic, write_video
+from .io import write_table_atomic
 
 log = logging.getLogger(__name__)
 BASELINES = ("static", "retrieval")
-
-
-def _save(out_dir: Path, clip_id: str, video: np.ndarray, fps: float, audio: np.ndarray, sr: int) -> tuple[str, str]:
-    frames_out = out_dir / "frames" / f"{clip_id}.npy"
-    video_out = out_dir / "videos" / f"{clip_id}.mp4"
-    frames_out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = frames_out.with_name(f".{frames_out.stem}.tmp.npy")
-    np.save(tmp, video)
-    tmp.replace(frames_out)
-    write_video(video_out, video, int(round(fps)), audio, sr)
-    return str(frames_out), str(video_out)
 
 
 class MotionRetrieval:
     """Nearest training clip by music embedding; its cached stage-1 motion on a new image."""
 
     def __init__(self, lfae_file: Path, cache_dir: Path, embedding_file: Path):
+        import torch
+
         from .diffusion.conditions import MusicConditions
         from .training.flow_cache import check_cache, load_cache
         from .training.lfae import load_lfae
@@ -57,19 +47,21 @@ class MotionRetrieval:
 
     def nearest(self, window_ids) -> np.ndarray:
         """Row in the flow cache of the nearest training clip, per test window."""
+        import torch
+
         e, _ = self.cond.get(window_ids)
         sim = torch.nn.functional.normalize(e.float(), dim=1) @ self.train_e.T
         return sim.argmax(dim=1).numpy()
 
-    @torch.inference_mode()
-    def render(self, ref: torch.Tensor, row: int) -> np.ndarray:
-        """ref (1, 3, S, S) in [0, 1] -> (N, S, S, 3) uint8, moved by training clip ``row``'s flows."""
-        grids = torch.from_numpy(np.asarray(self.cache["grids"][row], dtype=np.float32))  # (N, h, w, 2)
-        occ = torch.from_numpy(np.asarray(self.cache["occlusion"][row], dtype=np.float32))[:, None]  # (N, 1, h, w)
-        feats = self.lfae.encode(ref)
-        frames = [self.lfae.animate(ref, grids[k:k + 1], occ[k:k + 1], feats) for k in range(len(grids))]
-        video = torch.cat(frames).clamp(0, 1).permute(0, 2, 3, 1)
-        return (video * 255).round().byte().numpy()
+    def render(self, ref, row: int) -> np.ndarray:
+        """ref (1, 3, S, S) tensor in [0, 1] -> (N, S, S, 3) uint8, moved by training clip ``row``'s flows."""
+        import torch
+
+        from .sampling import render_flows
+
+        grids = torch.from_numpy(np.asarray(self.cache["grids"][row], dtype=np.float32))[None]  # (1, N, h, w, 2)
+        occ = torch.from_numpy(np.asarray(self.cache["occlusion"][row], dtype=np.float32))[None, :, None]
+        return render_flows(self.lfae, ref, grids, occ)[0]
 
 
 def baseline_videos(kind: str, reference_samples: Path, music_csv: Path, out_manifest: Path,
@@ -77,7 +69,7 @@ def baseline_videos(kind: str, reference_samples: Path, music_csv: Path, out_man
                     embedding_file: Path | None = None) -> pd.DataFrame:
     """Make the ``kind`` baseline's video for every clip of ``reference_samples`` (DabFusion's)."""
     from .frames import load_clip
-    from .sampling import music_segment
+    from .sampling import music_segment, save_generated
     from .training.flow_cache import frames_tensor
 
     if kind not in BASELINES:
@@ -102,7 +94,7 @@ def baseline_videos(kind: str, reference_samples: Path, music_csv: Path, out_man
             if len(video) != len(gt):
                 raise ValueError(f"{cache_dir} holds {len(video)}-frame flows, the test clips have {len(gt)} frames")
         audio, sr = music_segment(music, c.music_id, c.music_start, c.music_end)
-        frames_file, video_file = _save(out_dir, c.clip_id, video, c.fps, audio, sr)
+        frames_file, video_file = save_generated(out_dir, c.clip_id, video, c.fps, audio, sr)
         rows.append({**{k: getattr(c, k) for k in keep}, "generated_frames": frames_file,
                      "generated_video": video_file, "sampler": kind, "steps": 0, **extra})
     manifest = pd.DataFrame(rows)

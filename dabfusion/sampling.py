@@ -36,6 +36,28 @@ def clip_seed(seed: int, clip_id: str) -> int:
     return zlib.crc32(f"{seed}:{clip_id}".encode())
 
 
+def save_generated(out_dir: Path, clip_id: str, video: np.ndarray, fps: float, audio: np.ndarray,
+                   sample_rate: int) -> tuple[str, str]:
+    """Write ``{out_dir}/frames/{clip_id}.npy`` (for the metrics) and ``videos/{clip_id}.mp4`` (music muxed)."""
+    frames_out = Path(out_dir) / "frames" / f"{clip_id}.npy"
+    video_out = Path(out_dir) / "videos" / f"{clip_id}.mp4"
+    frames_out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = frames_out.with_name(f".{frames_out.stem}.tmp.npy")
+    np.save(tmp, video)
+    tmp.replace(frames_out)
+    write_video(video_out, video, int(round(fps)), audio, sample_rate)
+    return str(frames_out), str(video_out)
+
+
+@torch.inference_mode()
+def render_flows(lfae, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor) -> np.ndarray:
+    """ref (B, 3, S, S) in [0, 1], grid (B, N, h, w, 2), occ (B, N, 1, h, w) -> (B, N, S, S, 3) uint8."""
+    feats = lfae.encode(ref)
+    frames = [lfae.animate(ref, grid[:, k], occ[:, k], feats) for k in range(grid.shape[1])]
+    video = torch.stack(frames, dim=1).clamp(0, 1)  # (B, N, 3, S, S)
+    return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
+
+
 class DanceSampler:
     def __init__(self, unet_file: Path, lfae_file: Path, device: str = "auto"):
         from .training.diffusion import load_unet
@@ -74,12 +96,8 @@ class DanceSampler:
     @torch.inference_mode()
     def render(self, ref: torch.Tensor, a0: torch.Tensor) -> np.ndarray:
         """ref (B, 3, S, S) in [0, 1], a0 (B, 3, N, h, w) -> frames (B, N, S, S, 3) uint8."""
-        ref = ref.to(self.device)
-        feats = self.lfae.encode(ref)
         grid, occ = target.decode(a0.to(self.device).float(), self.meta["flow_scale"])
-        frames = [self.lfae.animate(ref, grid[:, k], occ[:, k], feats) for k in range(a0.shape[2])]
-        video = torch.stack(frames, dim=1).clamp(0, 1)  # (B, N, 3, S, S)
-        return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
+        return render_flows(self.lfae, ref.to(self.device), grid, occ)
 
     @torch.inference_mode()
     def generate(self, ref: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, seeds: list[int],
@@ -133,19 +151,12 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
         videos = ds.generate(ref, e, beats, scfg, seeds)
         per_video = (time.perf_counter() - t0) / len(part)
         for c, video, seed in zip(part.itertuples(), videos, seeds):
-            frames_out = out_dir / "frames" / f"{c.clip_id}.npy"
-            video_out = out_dir / "videos" / f"{c.clip_id}.mp4"
-            frames_out.parent.mkdir(parents=True, exist_ok=True)
-            video_out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = frames_out.with_name(f".{frames_out.stem}.tmp.npy")
-            np.save(tmp, video)
-            tmp.replace(frames_out)
             audio, sr = music_segment(music, c.music_id, c.music_start, c.music_end)
-            write_video(video_out, video, int(round(c.fps)), audio, sr)
+            frames_out, video_out = save_generated(out_dir, c.clip_id, video, c.fps, audio, sr)
             rows.append({**{k: getattr(c, k) for k in ("clip_id", "video", "camera", "genre", "music_id", "dancer",
                                                         "situation", "start_frame", "n_frames", "fps", "music_start",
                                                         "music_end", "frames_file", "window_id")},
-                         "generated_frames": str(frames_out), "generated_video": str(video_out), "seed": seed,
+                         "generated_frames": frames_out, "generated_video": video_out, "seed": seed,
                          "sampler": scfg["sampler"], "steps": scfg["steps"], "guidance": scfg["guidance"],
                          "model_calls": calls, "seconds": per_video})
         bar.update(len(part))
