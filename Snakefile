@@ -20,6 +20,7 @@ include: "rules/lfae.smk"
 include: "rules/diffusion.smk"
 include: "rules/dataset_report.smk"
 include: "rules/evaluation.smk"
+include: "rules/generate.smk"
 
 
 rule all:

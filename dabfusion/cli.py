@@ -45,6 +45,18 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from pathlib import Path
+
+    from .generate import generate
+
+    times = generate(Path(args.image), Path(args.music), Path(args.checkpoint), Path(args.out), args.seconds,
+                     args.seed, Path(args.background) if args.background else None, args.background_from,
+                     method=args.chaining, device=args.device)
+    print(json.dumps({"video": args.out, "seconds": {k: round(v, 2) for k, v in times.items()}}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dabfusion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--music", help="music file, or folder of one file per video (default: the reference's audio)")
     p.add_argument("--out", default="evaluation.csv", help="per-video CSV; the summary goes beside it as .json")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("generate", help="make the person of a photo dance to a piece of music")
+    p.add_argument("--image", required=True, help="photo of one person (PNG/JPEG; an RGBA alpha is used as the mask)")
+    p.add_argument("--music", required=True, help="any audio file (wav, mp3, m4a, ...), at least one window long")
+    p.add_argument("--background", help="background image (default: the empty studio of --background-from)")
+    p.add_argument("--background-from", help="camera whose studio and dancer placement to use (default: the first)")
+    p.add_argument("--checkpoint", default="results/generator", help="generator bundle (rule export_generator)")
+    p.add_argument("--seconds", type=float, help="dance this many seconds (default: the whole music)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chaining", choices=["anchored", "last_frame"], default="anchored",
+                   help="long music: continue windows warping the original photo (default), or restart each "
+                        "window from the last generated frame (the paper)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--out", required=True, help="output .mp4 (written to a temporary name, then renamed)")
+    p.set_defaults(func=_cmd_generate)
 
     args = parser.parse_args(argv)
     setup_logging()

@@ -119,9 +119,12 @@ def score_video(sc: Scorers, frames: np.ndarray, fps: float, audio: np.ndarray, 
 class TrackBeats:
     """librosa beats of whole tracks, computed once per track (a clip's window is too short to track)."""
 
-    def __init__(self, music: pd.DataFrame):
+    def __init__(self, music: pd.DataFrame, beats_file: Path | None = None):
         self.music = music
         self.cache: dict[str, np.ndarray] = {}
+        if beats_file is not None:  # written once by ``write_track_beats`` for all scoring jobs
+            for r in pd.read_parquet(beats_file).itertuples():
+                self.cache[r.music_id] = np.asarray(r.beats, dtype=np.float64)
 
     def __call__(self, music_id: str) -> np.ndarray:
         if music_id not in self.cache:
@@ -138,17 +141,29 @@ class TrackBeats:
         return self.cache[music_id]
 
 
+def write_track_beats(music_csv: Path, out: Path) -> pd.DataFrame:
+    """The evaluation's music beats of every track, one row per track (music_id, beats in s)."""
+    music = pd.read_csv(music_csv).set_index("music_id")
+    beats = TrackBeats(music)
+    table = pd.DataFrame({"music_id": list(music.index),
+                          "beats": [beats(m).tolist() for m in music.index]})
+    write_table_atomic(out, table)
+    log.info("music beats of %d tracks -> %s", len(table), out)
+    return table
+
+
 def _i3d_features(sc: Scorers, videos: list[np.ndarray], batch: int = 8) -> np.ndarray:
     return np.concatenate([sc.i3d(np.stack(videos[i:i + batch])) for i in range(0, len(videos), batch)])
 
 
 def score_method(samples_csv: Path, method: str, music_csv: Path, sc: Scorers, out_rows: Path,
-                 out_features: Path, progress: bool = True) -> pd.DataFrame:
+                 out_features: Path, progress: bool = True, beats_file: Path | None = None) -> pd.DataFrame:
     """Score one method's videos (a ``samples.csv`` of the sampling or baseline rules).
 
     ``method == "gt"`` scores the ground-truth clips of that manifest themselves (the
     alignment of real dance; no PSNR etc.). Writes one row per video and an ``.npz`` with
     the I3D features of the generated and of the ground-truth videos, in row order.
+    ``beats_file`` (from ``write_track_beats``) saves each job from tracking the beats again.
     """
     from tqdm import tqdm
 
@@ -160,7 +175,7 @@ def score_method(samples_csv: Path, method: str, music_csv: Path, sc: Scorers, o
     if samples.empty:
         raise DataError(f"{samples_csv}: no videos to score")
     music = pd.read_csv(music_csv).set_index("music_id")
-    beats = TrackBeats(music)
+    beats = TrackBeats(music, beats_file)
     rows, gen_videos, gt_videos = [], [], []
     for s in tqdm(samples.itertuples(), total=len(samples), desc=f"scoring {method}", disable=not progress,
                   mininterval=10):

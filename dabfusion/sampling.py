@@ -3,7 +3,7 @@
     z0 feats  = lfae.encode(x_0)
     a0        = sampler(UNet(., t, z0, e, beats))            (B, 3, N, h, w)
     grid, m   = target.decode(a0)
-    frame_k   = lfae.decoder(m_k * warp(feats, grid_k))      k = 0 .. N-1
+    frame_k   = lfae.animate(x_0, grid_k, m_k)                k = 0 .. N-1 (models/lfae.py)
 
 ``DanceSampler`` is what the sampling rule and ``dabfusion generate`` share. Each video's
 noise comes from its own generator seeded by (seed, clip id), so a video does not depend on
@@ -77,8 +77,11 @@ class DanceSampler:
 
     @torch.inference_mode()
     def flows(self, z0: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, generators,
-              progress=None) -> torch.Tensor:
-        """z0 (B, C_z, h, w), e (B, D), beats (B, N, 6) -> a0 (B, 3, N, h, w)."""
+              progress=None, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """z0 (B, C_z, h, w), e (B, D), beats (B, N, 6) -> a0 (B, 3, N, h, w).
+
+        ``known`` = (a0 (B, 3, N, h, w), frames (N,) bool): those frames are given, not sampled.
+        """
         b, _, h, w = z0.shape
         z0, e, beats = z0.to(self.device), e.to(self.device), beats.to(self.device)
 
@@ -89,7 +92,10 @@ class DanceSampler:
 
         p = scfg["threshold_percentile"]
         threshold = functools.partial(samplers.dynamic_threshold, percentile=p) if p else None
-        return samplers.sample(scfg["sampler"], samplers.classifier_free(model_fn, scfg["guidance"]), self.schedule,
+        eps_fn = samplers.classifier_free(model_fn, scfg["guidance"])
+        if known is not None:
+            eps_fn = samplers.with_known_frames(eps_fn, self.schedule, known[0].to(self.device), known[1])
+        return samplers.sample(scfg["sampler"], eps_fn, self.schedule,
                                (b, 3, self.n_frames, h, w), generators, scfg["steps"], scfg["eta"], threshold,
                                self.device, progress)
 

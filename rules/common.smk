@@ -20,6 +20,8 @@ WEIGHTS = config["music"]["weights_dir"]
 BASE_N = config["clips"]["length"]  # clip length of stage 1, the adapters and the base variant
 CLIPS = f"{PROCESSED}/clips_n{BASE_N}.parquet"
 VARIANTS = config["diffusion"]["variants"]
+# threads of each torch job: all cores (one at a time), or fewer so that jobs run side by side
+JOB_THREADS = min(config["threads_per_job"] or workflow.cores, workflow.cores)
 
 
 EXTERNAL = config["evaluation"]["external"]
@@ -68,6 +70,18 @@ def lfae_config():
 def variant_frames(variant):
     """Clip length N of a diffusion variant."""
     return VARIANTS[variant]["frames"] or BASE_N
+
+
+def base_first(wildcards):
+    """Scheduling priority: the base variant's baselines, scoring and most tables wait for it."""
+    return 10 if wildcards.variant == "base" else 0
+
+
+def cached_clips(n):
+    """Training clips whose stage-2 targets are cached at clip length n: as many frames as
+    max_train_clips clips of the base length (longer clips, fewer of them)."""
+    m = config["diffusion"]["max_train_clips"]
+    return None if m is None else max(1, m * BASE_N // n)
 
 
 def diffusion_config(variant):

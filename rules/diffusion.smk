@@ -13,13 +13,13 @@ rule flow_cache:
         index=f"{FEATURES}/flows_n{{n}}/index.parquet",
         meta=f"{FEATURES}/flows_n{{n}}/meta.json",
     params:
-        max_clips=config["diffusion"]["max_train_clips"],
+        max_clips=lambda wildcards: cached_clips(int(wildcards.n)),
         seed=config["diffusion"]["seed"],
     log:
         f"{RESULTS}/logs/flow_cache_n{{n}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/flow_cache_n{{n}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
     conda:
         "../envs/dabfusion.yaml"
     script:
@@ -44,7 +44,8 @@ rule train_diffusion:
         f"{RESULTS}/logs/train_diffusion_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_diffusion_{{variant}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
+    priority: base_first
     resources:
         gpu=config["diffusion"]["gpus"] if config["diffusion"]["device"] == "cuda" else 0,
     conda:
@@ -69,7 +70,8 @@ rule sample_videos:
         f"{RESULTS}/logs/sample_videos_{{variant}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/sample_videos_{{variant}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
+    priority: base_first
     resources:
         gpu=1 if config["sampling"]["device"] == "cuda" else 0,
     conda:

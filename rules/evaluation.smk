@@ -12,7 +12,7 @@ rule baseline_videos:
         f"{RESULTS}/logs/baseline_videos_{{baseline}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/baseline_videos_{{baseline}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
     conda:
         "../envs/dabfusion.yaml"
     script:
@@ -34,10 +34,24 @@ rule external_samples:
         "../scripts/external_samples.py"
 
 
+rule track_beats:
+    input:
+        music=f"{PROCESSED}/music.csv",
+    output:
+        beats=f"{FEATURES}/evaluation_beats.parquet",
+    log:
+        f"{RESULTS}/logs/track_beats.log",
+    conda:
+        "../envs/dabfusion.yaml"
+    script:
+        "../scripts/track_beats.py"
+
+
 rule score_videos:
     input:
         samples=scored_samples,
         music=f"{PROCESSED}/music.csv",
+        beats=f"{FEATURES}/evaluation_beats.parquet",
     output:
         rows=f"{RESULTS}/eval/{{method}}/per_video.csv",
         features=f"{RESULTS}/eval/{{method}}/i3d.npz",
@@ -49,7 +63,7 @@ rule score_videos:
         f"{RESULTS}/logs/score_videos_{{method}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_videos_{{method}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
     conda:
         "../envs/dabfusion.yaml"
     script:

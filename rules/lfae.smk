@@ -14,7 +14,7 @@ rule train_lfae:
         f"{RESULTS}/logs/train_lfae.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_lfae.tsv"
-    threads: workflow.cores
+    threads: workflow.cores  # everything after it waits for it: it gets every core, whatever threads_per_job says
     resources:
         gpu=config["lfae"]["gpus"] if config["lfae"]["device"] == "cuda" else 0,
     conda:

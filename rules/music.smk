@@ -33,7 +33,7 @@ rule music_features:
         f"{RESULTS}/logs/music_features_n{{n}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/music_features_n{{n}}.tsv"
-    threads: workflow.cores
+    threads: JOB_THREADS
     conda:
         "../envs/dabfusion.yaml"
     script:

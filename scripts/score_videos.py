@@ -15,4 +15,4 @@ sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 scorers = load_scorers(sm.params.evaluation, sm.params.music)
 score_method(Path(sm.input.samples), sm.wildcards.method, Path(sm.input.music), scorers, Path(sm.output.rows),
-             Path(sm.output.features))
+             Path(sm.output.features), beats_file=Path(sm.input.beats))

@@ -53,6 +53,18 @@ def test_shipped_config_and_presets_validate():
         assert merged.keys() == base.keys()
 
 
+def test_the_aistpp_preset_keeps_none_of_the_cpu_budget_shortcuts():
+    """config.yaml trades fidelity for a 20-minute CPU run; the real-data preset must undo each trade."""
+    cfg = load_config(ROOT / "config.yaml", [ROOT / "presets" / "aistpp.yaml"])
+    assert cfg["diffusion"]["prediction"] == "eps"  # the paper's eq. 6
+    assert cfg["music"]["clap"]["context_seconds"] is None  # CLAP on each clip's own window
+    assert cfg["evaluation"]["fvd_resize"] == 224 and cfg["evaluation"]["cs_frames"] is None
+    assert cfg["threads_per_job"] is None and cfg["sampling"]["sampler"] == "ddpm"
+    long = cfg["diffusion"]["variants"]["long"]
+    assert long["frames"] == 2 * cfg["clips"]["length"]
+    assert long["batch_size"] * long["frames"] == cfg["diffusion"]["batch_size"] * cfg["clips"]["length"]
+
+
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")

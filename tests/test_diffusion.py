@@ -45,7 +45,7 @@ def test_q_sample_then_predict_x0_with_the_true_noise_recovers_x0():
     assert torch.allclose(s.predict_eps(xt, t, x0), noise, atol=1e-3)
 
 
-def test_v_prediction_converts_back_to_the_true_noise():
+def test_v_and_x0_predictions_convert_back_to_the_true_noise():
     s = CosineSchedule(1000)
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.rand(3, 3, 2, 4, 4, generator=g) * 2 - 1, torch.randn(3, 3, 2, 4, 4, generator=g)
@@ -55,6 +55,8 @@ def test_v_prediction_converts_back_to_the_true_noise():
     assert torch.allclose(s.eps_from_output("v", xt, t, v), noise, atol=1e-4)
     assert torch.equal(s.training_target("eps", x0, t, noise), noise)
     assert torch.equal(s.eps_from_output("eps", xt, t, noise), noise)
+    assert torch.equal(s.training_target("x0", x0, t, noise), x0)
+    assert torch.allclose(s.eps_from_output("x0", xt, t, x0), noise, atol=1e-3)
 
 
 @pytest.mark.parametrize("name,steps", [("ddpm", 0), ("ddim", 10), ("dpmpp2m", 10)])
@@ -216,7 +218,7 @@ def stage_two_data(tiny_clips, tmp_path_factory):
     lcfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "image_size": 32,
             "model": {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16]},
             "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.5, 0.999], "lr_milestones": [5],
-            "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "equivariance_strength": 0.05,
+            "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "w_occlusion": 1.0, "equivariance_strength": 0.05,
             "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0], "require_pretrained": False}
     train_lfae(lcfg, tiny_clips, proc / "lfae", progress=False)
     windows = with_window_ids(pd.read_parquet(tiny_clips)).window_id.unique()

@@ -187,3 +187,21 @@ def test_external_videos_must_cover_every_test_clip(tmp_path):
     with pytest.raises(DataError, match="1 of 2 test clips have no video"):
         external_manifest(ref, tmp_path / "ext", tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_runtime_table_sums_jobs_and_measures_the_wall_they_spanned(tmp_path):
+    import os
+
+    from dabfusion.report import runtime_table
+
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for name, seconds, end in (("a", 10.0, 1000.0), ("b", 30.0, 1025.0), ("c", 5.0, 1012.0)):
+        f = tmp_path / f"{name}.tsv"
+        f.write_text(header + f"{seconds}\t0:00:{int(seconds):02d}\t100\t0\t0\t0\t0\t0\t50\t{seconds / 2}\n")
+        os.utime(f, (end, end))
+    table = runtime_table(tmp_path, tmp_path / "runtimes.csv").set_index("job")
+    assert list(table.index[:3]) == ["b", "a", "c"]  # slowest first
+    assert table.loc["TOTAL (sum of jobs)", "seconds"] == pytest.approx(45.0)
+    # a ran 990-1000, b 995-1025, c 1007-1012: the jobs spanned 990-1025
+    assert table.loc["WALL (first benchmarked job start to last end)", "seconds"] == pytest.approx(35.0)
+    assert table.loc["TOTAL (sum of jobs)", "cpu_seconds"] == pytest.approx(22.5)

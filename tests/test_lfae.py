@@ -11,7 +11,7 @@ import torch
 
 from dabfusion.metrics.image import psnr, ssim
 from dabfusion.models.lfae import LatentFlowAE, LFAEConfig
-from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, warp
+from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, resize_grid, warp
 from dabfusion.training.lfae import load_lfae, train_lfae
 
 from .conftest import ROOT
@@ -53,6 +53,41 @@ def test_a_coarse_flow_warps_a_finer_feature_map():
     assert int(out[0, 0, 16].argmax()) == 12
 
 
+def test_a_coarse_identity_grid_keeps_every_pixel_even_at_the_borders():
+    """Resizing resamples the displacement, so the border pixels still read from themselves."""
+    img = torch.rand(1, 3, 64, 64)
+    for mode in ("bilinear", "bicubic"):
+        assert torch.allclose(warp(img, identity_grid(1, 16, 16), mode=mode), img, atol=1e-5)
+    disp = torch.zeros(1, 16, 16, 2)
+    disp[..., 0] = 1.0  # one latent pixel right = 4 image pixels
+    fine = displacement_from_grid(resize_grid(grid_from_displacement(disp), 64, 64))
+    assert torch.allclose(fine[..., 0], torch.full((1, 64, 64), 4.0), atol=1e-4)
+
+
+def test_bicubic_warping_keeps_a_shifted_image_sharp():
+    """Half a pixel of motion: bilinear sampling averages neighbours (a blur), bicubic much less."""
+    torch.manual_seed(0)
+    img = torch.rand(1, 1, 32, 32)
+    disp = torch.zeros(1, 32, 32, 2)
+    disp[..., 0] = 0.5
+    g = grid_from_displacement(disp)
+    detail = lambda x: float((x[..., 2:-2, 3:-2] - x[..., 2:-2, 2:-3]).abs().mean())  # noqa: E731
+    assert detail(warp(img, g, mode="bicubic")) > 1.2 * detail(warp(img, g, mode="bilinear"))
+
+
+def test_the_gated_decoder_keeps_the_warped_reference_where_it_is_visible():
+    cfg = LFAEConfig(image_size=32, **{**TINY, "hourglass": tuple(TINY["hourglass"])})
+    model = LatentFlowAE(cfg)
+    torch.nn.init.normal_(model.decoder.out.weight)  # a decoder that paints something
+    x = torch.rand(1, 3, 32, 32)
+    grid = identity_grid(1, 8, 8)
+    occ = torch.ones(1, 1, 8, 8)
+    occ[..., :, :4] = 0.0  # left half hidden
+    out = model.animate(x, grid, occ)
+    assert torch.allclose(out[..., :, 20:], x[..., :, 20:], atol=1e-5)  # visible: exactly the reference
+    assert (out[..., :, :12] - x[..., :, :12]).abs().mean() > 0.05  # hidden: the decoder's inpainting
+
+
 # --- model -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [64, 128])
 def test_shapes(size):
@@ -80,7 +115,7 @@ def test_untrained_model_starts_as_the_reference_frame():
 def _train_cfg(**over):
     cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY), "image_size": 32,
            "epochs": 3, "steps_per_epoch": 3, "batch_size": 4, "lr": 5e-4, "betas": [0.5, 0.999],
-           "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0,
+           "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0, "w_occlusion": 1.0,
            "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
            "require_pretrained": False}
     cfg.update(over)

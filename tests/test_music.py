@@ -108,6 +108,20 @@ def test_clap_audio_branch_builds_offline_and_embeds(tmp_path):
     assert np.allclose(e, e2) and not np.allclose(e[0], e[1])
 
 
+def test_clap_context_segments_cover_the_window_and_are_shared():
+    from dabfusion.music.features import clap_context
+
+    assert clap_context(3.0, 4.0, 60.0, None, 5.0) == (3.0, 4.0)  # the paper: the window itself
+    assert clap_context(3.0, 4.0, 9.0, 10.0, 5.0) == (0.0, 9.0)  # a short track: all of it
+    segments = set()
+    for start in np.arange(0.0, 24.0, 0.5):  # every window of a 25 s track
+        s, e = clap_context(start, start + 1.0, 25.0, 10.0, 5.0)
+        assert e - s == 10.0 and 0.0 <= s and e <= 25.0
+        assert s <= start and start + 1.0 <= e  # the window's own music is inside its segment
+        segments.add(s)
+    assert segments == {0.0, 5.0, 10.0, 15.0}  # 48 windows, 4 CLAP inputs
+
+
 def test_required_weights_missing_is_a_clear_stop(tmp_path):
     with pytest.raises(MissingWeights) as err:
         load_clap(tmp_path / "630k-audioset-best.pt", "https://host/630k-audioset-best.pt", require=True, seed=0)

@@ -134,3 +134,30 @@ def test_smoke_run_end_to_end(tmp_path):
 
     names = zipfile.ZipFile(report).namelist()
     assert any(n.endswith("table1.png") for n in names) and any(n.endswith(".mp4") for n in names)
+    # your own dancer: the generator bundle of these checkpoints, then `dabfusion generate`
+    res = run([f"{tmp_path}/results/generator", "--cores", "2", "--configfile", "presets/smoke.yaml",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    from PIL import Image
+
+    from dabfusion.io import write_wav
+    from dabfusion.synth.music import synthesize_track
+
+    from .test_generate import photo
+
+    Image.fromarray(photo()).save(tmp_path / "person.png")
+    song = synthesize_track("mHO5", 3.0, 44100, seed=7)
+    write_wav(tmp_path / "song.wav", song.samples, 44100)
+    cli = [sys.executable, "-m", "dabfusion.cli", "generate", "--image", str(tmp_path / "person.png"),
+           "--music", str(tmp_path / "song.wav"), "--checkpoint", str(tmp_path / "results/generator"),
+           "--out", str(tmp_path / "dance.mp4")]
+    res = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    import av
+
+    with av.open(str(tmp_path / "dance.mp4")) as container:
+        video = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        assert (video.width, video.height) == (64, 64) and round(float(video.average_rate)) == 15
+        assert frames == 45 and len(container.streams.audio) == 1  # 3 s at 15 fps, with the music
+    assert "person found by the plain-background detector" in res.stderr

@@ -47,6 +47,24 @@ def classifier_free(model_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor
     return eps
 
 
+def with_known_frames(eps_fn: EpsFn, schedule: CosineSchedule, known: torch.Tensor, frames: torch.Tensor) -> EpsFn:
+    """Continue a video: frames where ``frames`` (N,) is True are given, the rest are sampled.
+
+    At every step the network's x0 estimate of the given frames is replaced by ``known``
+    (B, C, N, h, w) and turned back into epsilon, so any sampler follows a path that ends on
+    them, while the other frames are denoised next to (and attending to) them. Used to chain
+    windows of a long dance whose flows all warp the same reference.
+    """
+    sel = frames.view(1, 1, -1, 1, 1).to(known.device)
+
+    def eps(x, t):
+        e = eps_fn(x, t)
+        x0 = torch.where(sel, known.to(x.dtype), schedule.predict_x0(x, t, e))
+        return schedule.predict_eps(x, t, x0)
+
+    return eps
+
+
 def _randn(shape, generator, device) -> torch.Tensor:
     """Noise from one generator, or from one generator per row (a video then does not depend
     on which other videos share its batch)."""

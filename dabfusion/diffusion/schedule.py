@@ -46,11 +46,13 @@ class CosineSchedule:
         a = self.abar(t, x_t)
         return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
 
-    # --- what the network predicts: epsilon (the paper) or v (Salimans & Ho) -----------------
+    # --- what the network predicts: epsilon (the paper), v (Salimans & Ho) or x0 itself ---------
     def training_target(self, prediction: str, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """epsilon, or v = sqrt(abar) eps - sqrt(1 - abar) x0."""
+        """epsilon, v = sqrt(abar) eps - sqrt(1 - abar) x0, or x0."""
         if prediction == "eps":
             return noise
+        if prediction == "x0":
+            return x0
         a = self.abar(t, x0)
         return a.sqrt() * noise - (1 - a).sqrt() * x0
 
@@ -58,6 +60,8 @@ class CosineSchedule:
         """The network's output as epsilon, what every sampler consumes: eps = sqrt(abar) v + sqrt(1 - abar) x_t."""
         if prediction == "eps":
             return out
+        if prediction == "x0":
+            return self.predict_eps(x_t, t, out)
         a = self.abar(t, x_t)
         return a.sqrt() * out + (1 - a).sqrt() * x_t
 

@@ -3,16 +3,20 @@
     z      = encoder(x_ref)                        (B, C_z, H/4, W/4)
     f, m   = flow_predictor(x_ref, x_dri)          grid (B, H/4, W/4, 2), occlusion (B, 1, H/4, W/4)
     z~     = m * warp(z, f)                        eq. (1), models/warp.py
-    x_out  = decoder(z~)                           trained to reproduce x_dri
+    x_out  = m * warp(x_ref, f) + (1 - m) * decoder(z~, ...)   trained to reproduce x_dri
 
 Encoder and decoder follow Johnson et al. (7x7 conv, two downsamplings, residual blocks,
-two upsamplings, 7x7 conv, sigmoid), with the residual blocks after the warp so the decoder
-can inpaint what the occlusion map hides. The flow predictor follows FOMM: K keypoints with
-local affine Jacobians from an hourglass, K + 1 sparse motions (one is the identity for the
-background), and a second hourglass that mixes them into a dense grid with a softmax mask and
-predicts the occlusion map. As the paper says, the flow predictor receives both frames: the
-dense motion network also sees the driving frame and adds a small dense correction to the
-keypoint motions, which lets the flow learn within a CPU budget.
+two upsamplings, 7x7 conv), with the residual blocks after the warp so the decoder can
+inpaint what the occlusion map hides. Beyond the paper's decoder(z~) (measured in
+benchmarks/bench_fvd_ceiling.py): the reference image itself is warped too, bicubically,
+and kept wherever the occlusion map says it is visible, so moving a frame does not blur it;
+a penalty on (1 - m) in training keeps the decoder's inpainting to what the reference
+cannot show. The flow predictor follows FOMM: K keypoints with local affine Jacobians from
+an hourglass, K + 1 sparse motions (one is the identity for the background), and a second
+hourglass that mixes them into a dense grid with a softmax mask and predicts the occlusion
+map. As the paper says, the flow predictor receives both frames: the dense motion network
+also sees the driving frame and adds a small dense correction to the keypoint motions,
+which lets the flow learn within a CPU budget.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class LFAEConfig:
     kp_temperature: float = 0.1
     kp_sigma: float = 0.1  # width of the keypoint heatmaps given to the dense motion net
     jacobians: bool = True
+    image_warp: str = "bicubic"  # how the reference image itself is warped (features: bilinear)
+    gated_decoder: bool = True  # the decoder's correction only where the occlusion map hides the reference
 
     @property
     def latent_channels(self) -> int:
@@ -78,22 +84,30 @@ class ImageDecoder(nn.Module):
 
     The paper decodes z~ = m * warp(z, f) alone. Like LFDM's generator, the finer levels are
     warped by the same flow and occlusion and joined on the way up; the finest level is the
-    reference image itself, so the decoder predicts a correction to the warped reference:
-    sharp where the reference is visible, inpainted where it is not.
+    reference image itself: sharp where the reference is visible, inpainted where it is not.
     """
 
-    def __init__(self, c: int, res_blocks: int):
+    def __init__(self, c: int, res_blocks: int, gated: bool = True):
         super().__init__()
+        self.gated = gated
         self.res = nn.Sequential(*[ResBlock(4 * c) for _ in range(res_blocks)])
         self.up1, self.up2 = Up(4 * c, 2 * c), Up(2 * c, c)
         self.out = nn.Conv2d(c, 3, 7, 1, 3)
-        nn.init.zeros_(self.out.weight)  # start as "the warped reference", then learn corrections
+        nn.init.zeros_(self.out.weight)  # start as "the warped reference" (ungated) or mid-grey fill (gated)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, feats: list[torch.Tensor], occlusion: torch.Tensor | None = None) -> torch.Tensor:
+        """``feats[0]`` is the warped reference m * warp(x_ref); ``occlusion`` m (B, 1, h, w), any h, w.
+
+        Gated:   out = m * warp(x_ref) + (1 - m) * decoded     (the reference kept as it is where visible)
+        Ungated: out = m * warp(x_ref) + 0.5 tanh(correction)  (a correction everywhere)
+        """
         image, s0, s1, z = feats
-        h = self.up1(self.res(z)) + s1
-        return (image + 0.5 * torch.tanh(self.out(self.up2(h) + s0))).clamp(0.0, 1.0)
+        h = self.out(self.up2(self.up1(self.res(z)) + s1) + s0)
+        if not (self.gated and occlusion is not None):
+            return (image + 0.5 * torch.tanh(h)).clamp(0.0, 1.0)
+        occlusion = F.interpolate(occlusion, size=image.shape[2:], mode="bilinear", align_corners=False)
+        return (image + (1 - occlusion) * torch.sigmoid(h)).clamp(0.0, 1.0)
 
 
 class KeypointDetector(nn.Module):
@@ -185,7 +199,7 @@ class LatentFlowAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = ImageEncoder(cfg.channels)
-        self.decoder = ImageDecoder(cfg.channels, cfg.res_blocks)
+        self.decoder = ImageDecoder(cfg.channels, cfg.res_blocks, cfg.gated_decoder)
         self.keypoints = KeypointDetector(cfg)
         self.dense_motion = DenseMotion(cfg)
 
@@ -199,8 +213,8 @@ class LatentFlowAE(nn.Module):
         """Encoder features, finest first; the last one is the latent z (B, C_z, H/4, W/4)."""
         return self.encoder(x)
 
-    def decode(self, warped: list[torch.Tensor]) -> torch.Tensor:
-        return self.decoder(warped)
+    def decode(self, warped: list[torch.Tensor], occlusion: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(warped, occlusion)
 
     def detect(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.keypoints(self._small(x))
@@ -223,7 +237,8 @@ class LatentFlowAE(nn.Module):
         ``feats`` (from ``encode(ref)``) can be passed to reuse them across many flows.
         """
         feats = self.encode(ref) if feats is None else feats
-        return self.decode([warp(f, grid, occ) for f in feats])
+        image = warp(feats[0], grid, occ, mode=self.cfg.image_warp)
+        return self.decode([image] + [warp(f, grid, occ) for f in feats[1:]], occ)
 
     def forward(self, ref: torch.Tensor, dri: torch.Tensor) -> dict:
         grid, occ, kp_ref, kp_dri = self.predict_flow(ref, dri)

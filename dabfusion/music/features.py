@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,75 @@ def with_window_ids(clips: pd.DataFrame) -> pd.DataFrame:
     return clips
 
 
+def clap_context(start: float, end: float, track_seconds: float, context: float | None,
+                 hop: float) -> tuple[float, float]:
+    """(start, end) in s of the audio CLAP embeds for the music window [start, end).
+
+    ``context`` None: the window itself (the paper; CLAP repeat-pads it to 10 s). Else the
+    ``context``-second segment, from a grid of starts every ``hop`` s (plus one ending at the
+    track's end), whose centre is nearest the window's: CLAP sees real music of its native
+    length, and windows share segments, so a track costs a few CLAP calls instead of one per window.
+    """
+    if context is None or context <= end - start:
+        return start, end
+    if track_seconds <= context:
+        return 0.0, track_seconds
+    last = track_seconds - context
+    starts = np.unique(np.append(np.arange(0.0, last + 1e-9, hop), last))
+    centre = (start + end) / 2
+    s = float(starts[np.argmin(np.abs(starts + context / 2 - centre))])
+    return s, s + context
+
+
+@dataclass
+class WindowFeatures:
+    clap: np.ndarray  # (W, 512)
+    wav2clip: np.ndarray  # (W, 512)
+    rhythm: np.ndarray  # (W, n_frames * 6)
+    clap_inputs: int  # distinct CLAP inputs (windows share context segments)
+    clap_seconds: float
+    wav2clip_seconds: float
+
+
+def _embed_windows(tracks: dict, windows: list[tuple[str, float, int, float]], clap, w2c, mcfg: dict,
+                   progress: bool = False) -> WindowFeatures:
+    """CLAP, Wav2CLIP and rhythm features of music windows (music_id, start s, n_frames, fps).
+
+    ``tracks[music_id]`` = (TrackRhythm, samples at CLAP's rate, samples at Wav2CLIP's rate).
+    """
+    context, hop = mcfg["clap"]["context_seconds"], mcfg["clap"]["context_hop_seconds"]
+    clap_segments: dict[tuple[str, float, float], int] = {}  # unique CLAP inputs
+    clap_of_window, w48, w16, rhythm_rows = [], [], [], []
+    for music_id, start, n_frames, fps in windows:
+        end = start + n_frames / fps
+        tr, a48, a16 = tracks[music_id]
+        seg = (music_id, *clap_context(start, end, len(a48) / clap.sample_rate, context, hop))
+        if seg not in clap_segments:
+            clap_segments[seg] = len(w48)
+            w48.append(a48[int(seg[1] * clap.sample_rate):int(seg[2] * clap.sample_rate)])
+        clap_of_window.append(clap_segments[seg])
+        w16.append(a16[int(start * w2c.sample_rate):int(end * w2c.sample_rate)])
+        rhythm_rows.append(clip_rhythm(tr, start, n_frames, fps).reshape(-1))
+    t0 = time.perf_counter()
+    e_clap = embed(clap, w48, mcfg["batch_size"], progress=progress)[clap_of_window]
+    t_clap = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    e_w2c = embed(w2c, w16, mcfg["batch_size"], progress=progress)
+    t_w2c = time.perf_counter() - t0
+    return WindowFeatures(e_clap, e_w2c, np.stack(rhythm_rows), len(w48), t_clap, t_w2c)
+
+
+def song_windows(samples: np.ndarray, sr: int, starts: list[float], n_frames: int, fps: float, mcfg: dict,
+                 backbones=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CLAP, Wav2CLIP and rhythm features of windows of any song (``dabfusion generate``):
+    the same computation as the music_features rule, for windows starting at ``starts`` s."""
+    clap, w2c = backbones if backbones is not None else load_backbones(mcfg)
+    tracks = {"song": (track_rhythm(samples, sr), resample(samples, sr, clap.sample_rate),
+                       resample(samples, sr, w2c.sample_rate))}
+    f = _embed_windows(tracks, [("song", s, n_frames, fps) for s in starts], clap, w2c, mcfg)
+    return f.clap, f.wav2clip, f.rhythm
+
+
 def load_backbones(mcfg: dict):
     wdir = Path(mcfg["weights_dir"])
     clap = load_clap(wdir / mcfg["clap"]["file"], mcfg["clap"]["url"], mcfg["require_pretrained"], mcfg["seed"])
@@ -58,7 +128,7 @@ def compute_music_features(clips_file: Path, music_csv: Path, mcfg: dict, out_wi
     n_frames = int(clips.n_frames.iloc[0])
     music = pd.read_csv(music_csv).set_index("music_id")
     clap, w2c = load_backbones(mcfg)
-    rhythms, track_rows, w48, w16, rhythm_rows = {}, [], [], [], []
+    rhythms, track_rows = {}, []
     seconds_of_music = 0.0
     for music_id in sorted(windows.music_id.unique()):
         sr = int(music.loc[music_id, "sample_rate"])
@@ -68,29 +138,20 @@ def compute_music_features(clips_file: Path, music_csv: Path, mcfg: dict, out_wi
         rhythms[music_id] = (tr, resample(samples, sr, clap.sample_rate), resample(samples, sr, w2c.sample_rate))
         track_rows.append({"music_id": music_id, "tempo": tr.tempo, "n_beats": len(tr.beats),
                            "beats": tr.beats.tolist(), "downbeats": tr.downbeats.tolist()})
-    for w in windows.itertuples():
-        start, end = w.start_frame / w.fps, (w.start_frame + w.n_frames) / w.fps
-        tr, a48, a16 = rhythms[w.music_id]
-        w48.append(a48[int(start * clap.sample_rate):int(end * clap.sample_rate)])
-        w16.append(a16[int(start * w2c.sample_rate):int(end * w2c.sample_rate)])
-        rhythm_rows.append(clip_rhythm(tr, start, w.n_frames, w.fps).reshape(-1))
-    t0 = time.perf_counter()
-    e_clap = embed(clap, w48, mcfg["batch_size"], progress=True)
-    t_clap = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    e_w2c = embed(w2c, w16, mcfg["batch_size"], progress=True)
-    t_w2c = time.perf_counter() - t0
+    f = _embed_windows(rhythms, [(w.music_id, w.start_frame / w.fps, w.n_frames, w.fps) for w in windows.itertuples()],
+                       clap, w2c, mcfg, progress=True)
     write_vectors(out_windows, {
         "window_id": windows.window_id.tolist(), "music_id": windows.music_id.tolist(),
         "start": (windows.start_frame / windows.fps).tolist(),
         "end": ((windows.start_frame + windows.n_frames) / windows.fps).tolist(),
         "clap_pretrained": [clap.pretrained] * len(windows), "wav2clip_pretrained": [w2c.pretrained] * len(windows),
-        "clap": e_clap, "wav2clip": e_w2c, "rhythm": np.stack(rhythm_rows),
+        "clap": f.clap, "wav2clip": f.wav2clip, "rhythm": f.rhythm,
     }, windows_schema(n_frames))
     write_table_atomic(out_tracks, pd.DataFrame(track_rows))
     window_seconds = float(((windows.n_frames) / windows.fps).sum())
-    stats = {"windows": len(windows), "tracks": len(track_rows), "seconds_of_music": seconds_of_music,
-             "window_seconds": window_seconds, "clap_s": t_clap, "wav2clip_s": t_w2c,
+    stats = {"windows": len(windows), "clap_inputs": f.clap_inputs, "clap_context_seconds": mcfg["clap"]["context_seconds"],
+             "tracks": len(track_rows), "seconds_of_music": seconds_of_music,
+             "window_seconds": window_seconds, "clap_s": f.clap_seconds, "wav2clip_s": f.wav2clip_seconds,
              "total_s": time.perf_counter() - started,
              "clap_pretrained": clap.pretrained, "wav2clip_pretrained": w2c.pretrained}
     log.info("music features: %s", json.dumps(stats))

@@ -3,7 +3,8 @@
     a0  = target.encode(cached grids, occlusion)            (B, 3, N, h, w)
     t   ~ U{0 .. T-1},  eps ~ N(0, I),  a_t = q_sample(a0, t, eps)
     loss = || eps - UNet(a_t, t, z0, e, beats, drop) ||^2   drop ~ Bernoulli(p_uncond): CFG
-           (prediction "v": || v - UNet(...) ||^2, v = sqrt(abar) eps - sqrt(1 - abar) a0)
+           (prediction "v": || v - UNet(...) ||^2, v = sqrt(abar) eps - sqrt(1 - abar) a0;
+            prediction "x0": || a0 - UNet(...) ||^2)
 
 EMA weights are kept beside the trained ones and are what the final file holds. Checkpoints
 and resuming work as in stage 1 (``runtime.py``): every epoch's randomness comes from
@@ -99,7 +100,7 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
                    device, prediction: str = "eps") -> torch.Tensor:
     """Eq. (6) on one batch, all randomness (t, noise, condition dropout) drawn from ``g``.
 
-    ``prediction`` "eps" is the paper's loss; "v" regresses v instead (see the README).
+    ``prediction`` "eps" is the paper's loss; "v" or "x0" regress those instead (see the README).
     """
     a0 = batch["a0"]
     b = a0.shape[0]

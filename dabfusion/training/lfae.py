@@ -106,7 +106,7 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
             break
         g = epoch_generator(cfg["seed"], epoch, rt.rank)
         net.train()
-        sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0}
+        sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0, "occlusion": 0.0}
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"stage 1 epoch {epoch + 1}/{cfg['epochs']}", disable=not (progress and rt.is_main),
                    mininterval=10)
@@ -120,11 +120,14 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
                 l_l1 = (out - dri).abs().mean()
                 l_eq = equivariance_loss(unwrap(net).detect, dri, res["kp_dri"][0], theta) \
                     if cfg["w_equivariance"] > 0 else out.new_zeros(())
-                loss = cfg["w_perceptual"] * l_perc + cfg["w_l1"] * l_l1 + cfg["w_equivariance"] * l_eq
+                l_occ = (1 - res["occlusion"].float()).mean()  # inpaint only what the reference cannot show
+                loss = cfg["w_perceptual"] * l_perc + cfg["w_l1"] * l_l1 + cfg["w_equivariance"] * l_eq \
+                    + cfg["w_occlusion"] * l_occ
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            for k, v in (("loss", loss), ("perceptual", l_perc), ("l1", l_l1), ("equivariance", l_eq)):
+            for k, v in (("loss", loss), ("perceptual", l_perc), ("l1", l_l1), ("equivariance", l_eq),
+                         ("occlusion", l_occ)):
                 sums[k] += float(v.detach())
         sched.step()
         row = {"epoch": epoch + 1, **{k: rt.average(v / steps) for k, v in sums.items()},

@@ -1,0 +1,278 @@
+"""`dabfusion generate`: a photo of anyone and a song -> that person dancing to it (paper 4.4).
+
+    1 person   load, detect, segment, composite on a training background   -> reference (S, S, 3)
+    2 music    any audio file -> windows of N frames -> CLAP / Wav2CLIP / rhythm -> adapters -> e
+    3 motion   latent flows window by window (``chain_flows``)
+    4 render   warp the reference by every flow, decode -> mp4 with the music muxed
+
+A generator bundle (rule ``export_generator``, ``results/generator/``) holds everything this
+needs: both stages, the adapters, the settings, where training dancers stand and the empty
+studio of each camera. Backbones without weights are the same seeded random inits as in
+training (the same ``music`` settings), so they embed a new song as they embedded the data.
+
+Long music (``chain_flows``): every window's flows warp the *original* reference (a latent
+flow is relative to it), and each window after the first continues the last ``overlap``
+frames of the one before (``samplers.with_known_frames``). The paper's way, restarting each
+window from the last generated frame (``method="last_frame"``), re-encodes a generated frame
+every window, so its errors pile up; benchmarks/bench_chaining.py measures both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .io import DataError, write_json_atomic
+
+log = logging.getLogger(__name__)
+BUNDLE_FILE = "generator.json"
+
+
+@dataclass
+class Bundle:
+    root: Path
+    meta: dict
+
+    def path(self, key: str) -> Path:
+        return self.root / self.meta["files"][key]
+
+    @property
+    def fps(self) -> float:
+        return float(self.meta["fps"])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta["image_size"])
+
+
+def load_bundle(root: str | Path) -> Bundle:
+    root = Path(root)
+    f = root / BUNDLE_FILE
+    if not f.exists():
+        raise DataError(f"{root}: no {BUNDLE_FILE}; build the generator with `snakemake results/generator/{BUNDLE_FILE}` "
+                        "or give --checkpoint the folder that rule wrote")
+    meta = json.loads(f.read_text())
+    missing = [str(root / p) for p in meta["files"].values() if not (root / p).exists()]
+    if missing:
+        raise DataError(f"{root}: the generator bundle is incomplete, {missing[0]} is missing; rebuild it")
+    return Bundle(root, meta)
+
+
+def export_bundle(out_dir: Path, files: dict[str, Path], clips_file: Path, fps: float, image_size: int,
+                  n_frames: int, music: dict, sampling: dict) -> Path:
+    """Copy the models; measure each camera's empty studio and where its dancers stand from
+    training frames; write the settings. generator.json is written last."""
+    import pandas as pd
+    from PIL import Image
+
+    from .person import camera_background, measure_placement
+
+    views = training_views(pd.read_parquet(clips_file))
+    backgrounds = {cam: camera_background(v) for cam, v in views.items()}
+    placement = {cam: measure_placement(views[cam], backgrounds[cam]).__dict__ for cam in views}
+    out_dir = Path(out_dir)
+    (out_dir / "backgrounds").mkdir(parents=True, exist_ok=True)
+    names = {}
+    for key, src in files.items():
+        names[key] = f"{key}{Path(src).suffix}"
+        shutil.copyfile(src, out_dir / names[key])
+    for cam, img in backgrounds.items():
+        Image.fromarray(img).save(out_dir / "backgrounds" / f"{cam}.png")
+        names[f"background_{cam}"] = f"backgrounds/{cam}.png"
+    meta = {"fps": fps, "image_size": image_size, "n_frames": n_frames, "music": music, "sampling": sampling,
+            "placement": placement, "cameras": sorted(backgrounds), "files": names}
+    log.info("generator bundle: placement per camera %s", json.dumps(placement))
+    write_json_atomic(out_dir / BUNDLE_FILE, meta)
+    return out_dir / BUNDLE_FILE
+
+
+def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
+    """First frames of up to ``per_camera`` training clips of each camera, from different videos."""
+    from .frames import load_clip
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    train = clips[clips.split == "train"].drop_duplicates("video")
+    for cam, group in train.groupby("camera"):
+        pick = group.iloc[rng.permutation(len(group))[:per_camera]]
+        out[str(cam).lower()] = np.stack([load_clip(c.frames_file, int(c.start_frame), 1)[0] for c in pick.itertuples()])
+    return out
+
+
+def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = None,
+                    background_from: str | None = None) -> np.ndarray:
+    """The person of ``image_path`` composited on a background at the training dancers' place."""
+    from PIL import Image
+
+    from .person import Placement, composite, detect_person, load_person_image, segment_person
+
+    s = bundle.image_size
+    cam = (background_from or bundle.meta["cameras"][0]).lower()
+    if f"background_{cam}" not in bundle.meta["files"]:
+        raise DataError(f"no background of camera {background_from!r} in {bundle.root}; "
+                        f"choose one of {', '.join(bundle.meta['cameras'])} or give --background IMAGE")
+    if background is not None:  # the user's own background, the dancer placed as for that camera
+        from .person import load_person_image
+
+        bg = _square(load_person_image(background)[0], s)
+    else:
+        bg = np.asarray(Image.open(bundle.path(f"background_{cam}")).convert("RGB"))
+    image, alpha = load_person_image(image_path)
+    if alpha is None:
+        mask = segment_person(image, detect_person(image, str(image_path)))
+    else:
+        mask = alpha
+    return composite(image, mask, bg, Placement(**bundle.meta["placement"][cam]))
+
+
+def _square(img: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square, then resize to size x size."""
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return np.asarray(Image.fromarray(img[y0:y0 + side, x0:x0 + side]).resize((size, size), Image.LANCZOS))
+
+
+def window_starts(n_total: int, n_frames: int, overlap: int) -> list[int]:
+    """First frame of each window so that windows of n_frames overlapping by ``overlap`` cover n_total."""
+    step = n_frames - overlap
+    starts = [0]
+    while starts[-1] + n_frames < n_total:
+        starts.append(starts[-1] + step)
+    return starts
+
+
+class MusicEncoder:
+    """e and per-frame beats of windows of any song, with the bundle's adapters and backbones."""
+
+    def __init__(self, bundle: Bundle, use_beat: bool):
+        from .music.features import load_adapters, load_backbones
+
+        self.bundle, self.use_beat = bundle, use_beat
+        self.backbones = load_backbones(bundle.meta["music"])
+        self.style, self.movement = load_adapters(bundle.path("style"), bundle.path("movement"))
+
+    def __call__(self, samples: np.ndarray, sr: int, start_frames: list[int]):
+        import torch
+
+        from .music.embedding import music_embedding
+        from .music.features import song_windows
+        from .music.rhythm import RHYTHM_DIM
+
+        n, fps = int(self.bundle.meta["n_frames"]), self.bundle.fps
+        clap, w2c, rhythm = song_windows(samples, sr, [s / fps for s in start_frames], n, fps,
+                                         self.bundle.meta["music"], self.backbones)
+        with torch.no_grad():
+            e_c = self.style.encode(torch.from_numpy(clap)).numpy()
+            e_w = self.movement.encode(torch.from_numpy(w2c)).numpy()
+        beats = rhythm.reshape(len(start_frames), n, RHYTHM_DIM).astype(np.float32)
+        e = music_embedding(e_c, e_w, beats, self.use_beat)
+        return torch.from_numpy(e), torch.from_numpy(beats)
+
+
+def chain_flows(sampler, ref, e, beats, scfg: dict, seed: int, starts: list[int], n_total: int,
+                method: str = "anchored", progress=None):
+    """Flows (1, 3, n_total, h, w) of a long dance, window by window, all relative to ``ref``.
+
+    ``method="anchored"``: each window continues the previous one's last frames (given, not
+    sampled) and warps the original reference. ``"last_frame"`` is the paper's chaining and
+    returns frames instead: each window starts from the previous window's last rendered frame.
+    """
+    import torch
+
+    n = sampler.n_frames
+    z0 = sampler.lfae.encode(ref.to(sampler.device))[-1]
+    if method == "last_frame":
+        frames, cur = [], ref
+        for w, start in enumerate(starts):
+            zc = sampler.lfae.encode(cur.to(sampler.device))[-1]
+            g = [torch.Generator().manual_seed(seed + w)]
+            video = sampler.render(cur, sampler.flows(zc, e[w:w + 1], beats[w:w + 1], scfg, g))[0]
+            keep = video if w == 0 else video[1:]
+            frames.append(keep)
+            cur = torch.from_numpy(video[-1:]).permute(0, 3, 1, 2).float() / 255.0
+            if progress:
+                progress(1)
+        return np.concatenate(frames)[:n_total]
+    a0 = None
+    for w, start in enumerate(starts):
+        g = [torch.Generator().manual_seed(seed + w)]
+        known = None
+        if a0 is not None:
+            overlap = a0.shape[2] - start
+            given = torch.zeros(1, 3, n, *a0.shape[3:])
+            given[:, :, :overlap] = a0[:, :, start:]
+            mask = torch.arange(n) < overlap
+            known = (given, mask)
+        out = sampler.flows(z0, e[w:w + 1], beats[w:w + 1], scfg, g, known=known).float().cpu()
+        a0 = out if a0 is None else torch.cat([a0, out[:, :, a0.shape[2] - start:]], dim=2)
+        if progress:
+            progress(1)
+    return a0[:, :, :n_total]
+
+
+def generate(image: Path, music: Path, bundle_dir: Path, out: Path, seconds: float | None = None, seed: int = 0,
+             background: Path | None = None, background_from: str | None = None, variant: str = "base",
+             method: str = "anchored", overlap: int | None = None, device: str = "auto",
+             progress: bool = True) -> dict:
+    """Write ``out`` (mp4, music muxed); returns seconds per stage."""
+    import torch
+    from tqdm import tqdm
+
+    from .io import write_video
+    from .music.audio import load_music
+    from .sampling import DanceSampler
+
+    times, t0 = {}, time.perf_counter()
+    bundle = load_bundle(bundle_dir)
+    out = Path(out)
+    # everything that can fail on the inputs fails before any model runs
+    samples, sr = load_music(music)
+    fps, n = bundle.fps, int(bundle.meta["n_frames"])
+    total_seconds = len(samples) / sr if seconds is None else min(seconds, len(samples) / sr)
+    n_total = int(round(total_seconds * fps))
+    if n_total < n:
+        raise DataError(f"{music}: {total_seconds:.2f} s of music make {n_total} frames at {fps:g} fps, fewer than one "
+                        f"window of {n}; use at least {n / fps:.2f} s")
+    ref_frame = reference_frame(bundle, image, background, background_from)
+    times["person"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    unet_key = "unet" if variant == "base" else f"unet_{variant}"
+    if unet_key not in bundle.meta["files"]:
+        raise DataError(f"{bundle.root}: no stage-2 model of variant {variant!r}")
+    sampler = DanceSampler(bundle.path(unet_key), bundle.path("lfae"), device)
+    overlap = n // 4 if overlap is None else overlap
+    starts = window_starts(n_total, n, overlap if method == "anchored" else 1)
+    e, beats = MusicEncoder(bundle, sampler.meta["beat"])(samples, sr, starts)
+    times["music"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ref = torch.from_numpy(ref_frame[None]).permute(0, 3, 1, 2).float() / 255.0
+    scfg = dict(bundle.meta["sampling"])
+    scfg["device"] = device
+    with tqdm(total=len(starts), desc="motion", disable=not progress, unit="window") as bar:
+        chained = chain_flows(sampler, ref, e, beats, scfg, seed, starts, n_total, method, bar.update)
+    times["motion"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if method == "last_frame":
+        video = chained
+    else:
+        video = np.concatenate([sampler.render(ref, chained[:, :, i:i + 64])[0]
+                                for i in tqdm(range(0, n_total, 64), desc="render", disable=not progress)])
+    audio = samples[:int(round(n_total / fps * sr))]
+    write_video(out, video, int(round(fps)), audio, sr)
+    times["render"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - t0
+    log.info("%s: %d frames (%.1f s at %g fps, %d windows, %s) in %.1f s (%s)", out, len(video), n_total / fps, fps,
+             len(starts), method, times["total"], ", ".join(f"{k} {v:.1f} s" for k, v in times.items() if k != "total"))
+    return times

@@ -1,0 +1,235 @@
+"""A person from a photo, placed where the training dancers stand (paper section 4.4).
+
+    image, alpha = load_person_image(path)                  (H, W, 3) uint8, alpha mask or None
+    box          = detect_person(image)                     the largest person, (x0, y0, x1, y1)
+    mask         = segment_person(image, box)               (H, W) bool
+    frame        = composite(image, mask, background, placement)   (S, S, 3) uint8
+
+The paper detects with YOLO and segments with Segment Anything; those need downloaded
+weights, so without them the fallback needs none: OpenCV's HOG people detector (real photos),
+then a plain-background detector (the person is what differs from the colour of the image's
+border: studio shots, renders, the synthetic dancers), and GrabCut inside the box for the
+mask. An RGBA image's alpha channel is its mask, with no detection at all.
+``placement`` is where the training dancers stand: the median centre, feet and height of what
+differs from the camera's empty studio in training frames (``measure_placement``), as
+fractions of the frame; the empty studio is the per-pixel median over many training videos.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .io import DataError
+
+log = logging.getLogger(__name__)
+MIN_SIDE = 64  # px: below this there is no person to segment
+MAX_SIDE = 2048  # px: larger photos are scaled down first (detection and GrabCut cost grows with area)
+MIN_PERSON_FRACTION = 0.01  # of the image area: smaller masks are not a person
+
+
+@dataclass
+class Placement:
+    """Where the training dancers stand, in fractions of the (square) frame."""
+
+    centre_x: float
+    feet_y: float  # bottom of the dancer
+    height: float
+
+    def to_json(self, path: Path) -> None:
+        from .io import write_json_atomic
+
+        write_json_atomic(path, asdict(self))
+
+    @classmethod
+    def from_json(cls, path: Path) -> "Placement":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def load_person_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) uint8 RGB and the alpha mask (bool) if the file had a useful alpha channel."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode, size = im.mode, im.size
+            if min(size) < MIN_SIDE:
+                raise DataError(f"{path}: {size[0]}x{size[1]} px is too small to find a person in; "
+                                f"use a photo at least {MIN_SIDE} px on its shorter side")
+            if max(size) > MAX_SIDE:
+                scale = MAX_SIDE / max(size)
+                log.info("%s: %dx%d px, scaled down to fit %d px", path, *size, MAX_SIDE)
+                im = im.resize((max(1, round(size[0] * scale)), max(1, round(size[1] * scale))), Image.LANCZOS)
+            alpha = None
+            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+                rgba = np.asarray(im.convert("RGBA"))
+                a = rgba[..., 3] > 127
+                if a.all():
+                    log.info("%s: the alpha channel is fully opaque; detecting the person instead", path)
+                elif a.mean() < MIN_PERSON_FRACTION:
+                    raise DataError(f"{path}: the alpha channel leaves almost nothing visible "
+                                    f"({a.mean():.1%} of the image); use an image whose person is opaque")
+                else:
+                    log.info("%s: using the alpha channel as the person's mask", path)
+                    alpha = a
+                rgb = rgba[..., :3]
+            else:
+                if mode in ("L", "I", "I;16", "F", "1"):
+                    log.info("%s: a grayscale image; the dancer will be gray too", path)
+                rgb = np.asarray(im.convert("RGB"))
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image PIL can read; give a PNG or JPEG photo of a person") from None
+    except OSError as err:
+        raise DataError(f"{path}: the image is damaged or truncated ({err}); export it again") from None
+    return np.ascontiguousarray(rgb), alpha
+
+
+def _border_background_mask(image: np.ndarray, tolerance: float = 30.0) -> np.ndarray:
+    """True where a pixel differs from every colour of the image border (a plain background)."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float32)
+    # a few representative border colours (the background may be a gradient or a floor)
+    rng = np.random.default_rng(0)
+    centres = border[rng.choice(len(border), size=min(16, len(border)), replace=False)]
+    dist = np.min(np.linalg.norm(image[:, :, None, :].astype(np.float32) - centres[None, None], axis=-1), axis=-1)
+    return dist > tolerance
+
+
+def _largest_component_box(mask: np.ndarray) -> tuple[tuple[int, int, int, int] | None, int]:
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return None, 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = [i + 1 for i in np.argsort(-areas) if areas[i] >= MIN_PERSON_FRACTION * mask.size]
+    if not big:
+        return None, 0
+    i = big[0]
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    return (x, y, x + w, y + h), len(big)
+
+
+def detect_person(image: np.ndarray, name: str = "image") -> tuple[int, int, int, int]:
+    """The largest person's box (x0, y0, x1, y1); several: the largest, logged. DataError if none."""
+    import cv2
+
+    boxes: list[tuple[int, int, int, int]] = []
+    if hasattr(cv2, "HOGDescriptor"):
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        boxes = [(int(x), int(y), int(x + w), int(y + h)) for (x, y, w, h), s in zip(rects, np.ravel(weights))
+                 if s > 0.5]
+        if boxes:
+            method = "HOG people detector"
+    if not boxes:
+        box, count = _largest_component_box(_border_background_mask(image))
+        if box is not None:
+            boxes, method = [box] * count, "plain-background detector"
+    if not boxes:
+        raise DataError(f"{name}: no person found (neither OpenCV's people detector nor a figure on a plain "
+                        "background); use a photo of one whole person, standing, in front of a plain background")
+    areas = [(x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes]
+    if len(boxes) > 1:
+        log.warning("%s: %d people found; using the largest", name, len(boxes))
+    log.info("%s: person found by the %s", name, method)
+    return boxes[int(np.argmax(areas))]
+
+
+def segment_person(image: np.ndarray, box: tuple[int, int, int, int], iterations: int = 5) -> np.ndarray:
+    """(H, W) bool mask of the person inside ``box``: GrabCut, initialised by the box."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    pad_x, pad_y = max(2, (x1 - x0) // 20), max(2, (y1 - y0) // 20)
+    rect = (max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x) - max(0, x0 - pad_x),
+            min(h, y1 + pad_y) - max(0, y0 - pad_y))
+    mask = np.zeros((h, w), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+    person = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    box_mask, _ = _largest_component_box(person)
+    if box_mask is None:
+        raise DataError("GrabCut found no person inside the detected box; use a photo with a plainer background")
+    # keep the largest connected part (GrabCut leaves specks of background)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(person.astype(np.uint8), connectivity=8)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return labels == largest
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def composite(image: np.ndarray, mask: np.ndarray, background: np.ndarray, placement: Placement) -> np.ndarray:
+    """Paste the masked person on ``background`` (S, S, 3), scaled to the training dancers' height,
+    centred at their position, feet where theirs are. (S, S, 3) uint8."""
+    from PIL import Image
+
+    s = background.shape[0]
+    x0, y0, x1, y1 = mask_box(mask)
+    person, alpha = image[y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.float32)
+    scale = placement.height * s / (y1 - y0)
+    new_w, new_h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+    person = np.asarray(Image.fromarray(person).resize((new_w, new_h), Image.LANCZOS)).astype(np.float32)
+    alpha = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).resize((new_w, new_h), Image.BILINEAR),
+                       dtype=np.float32)[..., None] / 255.0
+    out = background.astype(np.float32).copy()
+    left = round(placement.centre_x * s - new_w / 2)
+    top = round(placement.feet_y * s - new_h)
+    # the part of the pasted person that falls inside the frame
+    fx0, fy0, fx1, fy1 = max(0, left), max(0, top), min(s, left + new_w), min(s, top + new_h)
+    if fx0 >= fx1 or fy0 >= fy1:
+        raise DataError("the person would be placed outside the frame; check the placement file")
+    px0, py0 = fx0 - left, fy0 - top
+    region = out[fy0:fy1, fx0:fx1]
+    a = alpha[py0:py0 + (fy1 - fy0), px0:px0 + (fx1 - fx0)]
+    out[fy0:fy1, fx0:fx1] = a * person[py0:py0 + (fy1 - fy0), px0:px0 + (fx1 - fx0)] + (1 - a) * region
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def camera_background(frames: np.ndarray) -> np.ndarray:
+    """The empty studio of one camera: the per-pixel median of frames from many of its videos
+    (dancers stand in different places at different times, so each pixel is mostly floor).
+    frames (T, S, S, 3) uint8 -> (S, S, 3) uint8."""
+    return np.median(frames, axis=0).round().astype(np.uint8)
+
+
+def dancer_mask(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0) -> np.ndarray:
+    """(S, S) bool: where a frame differs from its camera's empty studio, the largest part."""
+    import cv2
+
+    diff = np.abs(frame.astype(np.float32) - background.astype(np.float32)).max(axis=-1) > threshold
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(diff)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def measure_placement(frames: np.ndarray, background: np.ndarray) -> Placement:
+    """Median centre, feet and height of the dancer over frames of one camera."""
+    cx, feet, height = [], [], []
+    s = frames.shape[1]
+    for frame in frames:
+        m = dancer_mask(frame, background)
+        if m.mean() < 0.002:
+            continue
+        x0, y0, x1, y1 = mask_box(m)
+        cx.append((x0 + x1) / 2 / s)
+        feet.append(y1 / s)
+        height.append((y1 - y0) / s)
+    if not cx:
+        raise DataError("no dancer stands out from the background in the training frames; "
+                        "cannot measure where dancers stand")
+    return Placement(float(np.median(cx)), float(np.median(feet)), float(np.median(height)))
