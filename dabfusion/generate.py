@@ -118,8 +118,6 @@ def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = 
         raise DataError(f"no background of camera {background_from!r} in {bundle.root}; "
                         f"choose one of {', '.join(bundle.meta['cameras'])} or give --background IMAGE")
     if background is not None:  # the user's own background, the dancer placed as for that camera
-        from .person import load_person_image
-
         bg = _square(load_person_image(background)[0], s)
     else:
         bg = np.asarray(Image.open(bundle.path(f"background_{cam}")).convert("RGB"))
@@ -132,13 +130,15 @@ def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = 
 
 
 def _square(img: np.ndarray, size: int) -> np.ndarray:
-    """Centre crop to a square, then resize to size x size."""
+    """Resize the shorter side to ``size``, then centre crop: as frame extraction does."""
     from PIL import Image
 
+    from .frames import _to_square
+
     h, w = img.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return np.asarray(Image.fromarray(img[y0:y0 + side, x0:x0 + side]).resize((size, size), Image.LANCZOS))
+    scale = size / min(h, w)
+    resized = Image.fromarray(img).resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.LANCZOS)
+    return _to_square(np.asarray(resized)[None], size, "crop")[0]
 
 
 def window_starts(n_total: int, n_frames: int, overlap: int) -> list[int]:

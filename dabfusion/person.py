@@ -17,9 +17,8 @@ fractions of the frame; the empty studio is the per-pixel median over many train
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +38,6 @@ class Placement:
     centre_x: float
     feet_y: float  # bottom of the dancer
     height: float
-
-    def to_json(self, path: Path) -> None:
-        from .io import write_json_atomic
-
-        write_json_atomic(path, asdict(self))
-
-    @classmethod
-    def from_json(cls, path: Path) -> "Placement":
-        return cls(**json.loads(Path(path).read_text()))
 
 
 def load_person_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -100,6 +90,16 @@ def _border_background_mask(image: np.ndarray, tolerance: float = 30.0) -> np.nd
     centres = border[rng.choice(len(border), size=min(16, len(border)), replace=False)]
     dist = np.min(np.linalg.norm(image[:, :, None, :].astype(np.float32) - centres[None, None], axis=-1), axis=-1)
     return dist > tolerance
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected part of a bool mask (all False if it has none)."""
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(mask, dtype=bool)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
 def _largest_component_box(mask: np.ndarray) -> tuple[tuple[int, int, int, int] | None, int]:
@@ -157,14 +157,11 @@ def segment_person(image: np.ndarray, box: tuple[int, int, int, int], iterations
     mask = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
-    person = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    box_mask, _ = _largest_component_box(person)
-    if box_mask is None:
+    # the largest connected part: GrabCut leaves specks of background
+    person = _largest_component((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
+    if person.mean() < MIN_PERSON_FRACTION:
         raise DataError("GrabCut found no person inside the detected box; use a photo with a plainer background")
-    # keep the largest connected part (GrabCut leaves specks of background)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(person.astype(np.uint8), connectivity=8)
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return labels == largest
+    return person
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -208,13 +205,8 @@ def camera_background(frames: np.ndarray) -> np.ndarray:
 
 def dancer_mask(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0) -> np.ndarray:
     """(S, S) bool: where a frame differs from its camera's empty studio, the largest part."""
-    import cv2
-
     diff = np.abs(frame.astype(np.float32) - background.astype(np.float32)).max(axis=-1) > threshold
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(diff.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return np.zeros_like(diff)
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return _largest_component(diff)
 
 
 def measure_placement(frames: np.ndarray, background: np.ndarray) -> Placement:
