@@ -24,10 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from dabfusion.config import load_config  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
-from dabfusion.generate import MusicEncoder, chain_flows, load_bundle, window_starts  # noqa: E402
+from dabfusion.generate import Generator, load_bundle, window_starts  # noqa: E402
 from dabfusion.logs import setup_logging  # noqa: E402
 from dabfusion.person import dancer_mask  # noqa: E402
-from dabfusion.sampling import DanceSampler  # noqa: E402
 from dabfusion.synth.music import synthesize_track  # noqa: E402
 
 
@@ -51,23 +50,20 @@ def main() -> None:
     samples = synthesize_track("mHO5", seconds, sr, seed=123).samples  # a House track at 110 BPM, never heard
     fps, n = bundle.fps, int(bundle.meta["n_frames"])
     n_total = int(round(seconds * fps))
-    sampler = DanceSampler(bundle.path("unet"), bundle.path("lfae"), "cpu")
-    ref = torch.from_numpy(ref_frame[None]).permute(0, 3, 1, 2).float() / 255.0
-    encoder = MusicEncoder(bundle, sampler.meta["beat"])
+    generator = Generator(bundle, device="cpu")
     ref_bg = ~dancer_mask(ref_frame, studio)
     ref_sharp = laplacian(ref_frame)
     print(f"{seconds:g} s dance, {n}-frame windows at {fps:g} fps, chunks of {chunk:g} s")
     for method, overlap in (("last_frame", 1), ("anchored", n // 4)):
         starts = window_starts(n_total, n, overlap)
-        e, beats = encoder(samples, sr, starts)
-        out = chain_flows(sampler, ref, e, beats, dict(bundle.meta["sampling"]), 0, starts, n_total, method)
-        video = out if method == "last_frame" else np.concatenate(
-            [sampler.render(ref, out[:, :, i:i + 64])[0] for i in range(0, n_total, 64)])
+        times = {}
+        video = generator.dance(ref_frame, samples, sr, n_total, 0, method, overlap, times=times)
         diffs = np.abs(np.diff(video.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
         # the frame pairs (i, i + 1) that straddle a window boundary
         seams = {s + (overlap - 1) for s in starts[1:]} if method == "anchored" else {s for s in starts[1:]}
         per = int(round(chunk * fps))
-        print(f"{method}: {len(starts)} windows")
+        print(f"{method}: {len(starts)} windows; music {times['music']:.1f} s, motion {times['motion']:.1f} s, "
+              f"render {times['render']:.1f} s")
         for c in range(0, n_total, per):
             frames = video[c:c + per]
             psnrs = []

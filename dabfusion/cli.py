@@ -52,7 +52,8 @@ def _cmd_generate(args) -> int:
 
     times = generate(Path(args.image), Path(args.music), Path(args.checkpoint), Path(args.out), args.seconds,
                      args.seed, Path(args.background) if args.background else None, args.background_from,
-                     method=args.chaining, device=args.device)
+                     method=args.chaining, device=args.device,
+                     weights_dir=Path(args.weights) if args.weights else None)
     print(json.dumps({"video": args.out, "seconds": {k: round(v, 2) for k, v in times.items()}}, indent=2))
     return 0
 
@@ -95,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="long music: continue windows warping the original photo (default), or restart each "
                         "window from the last generated frame (the paper)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--weights", help="folder with yolov8n.onnx / sam_vit_b_01ec64.pth to detect and segment with "
+                                     "YOLO and Segment Anything (default: the bundle's weights folder; without "
+                                     "them: OpenCV and GrabCut)")
     p.add_argument("--out", required=True, help="output .mp4 (written to a temporary name, then renamed)")
     p.set_defaults(func=_cmd_generate)
 

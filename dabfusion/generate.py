@@ -106,8 +106,11 @@ def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.n
 
 
 def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = None,
-                    background_from: str | None = None) -> np.ndarray:
-    """The person of ``image_path`` composited on a background at the training dancers' place."""
+                    background_from: str | None = None, weights_dir: Path | None = None) -> np.ndarray:
+    """The person of ``image_path`` composited on a background at the training dancers' place.
+
+    YOLO and Segment Anything are used if their weights are in ``weights_dir`` (default: the
+    bundle's ``music.weights_dir``, where the pipeline keeps every checkpoint)."""
     from PIL import Image
 
     from .person import Placement, composite, detect_person, load_person_image, segment_person
@@ -123,7 +126,8 @@ def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = 
         bg = np.asarray(Image.open(bundle.path(f"background_{cam}")).convert("RGB"))
     image, alpha = load_person_image(image_path)
     if alpha is None:
-        mask = segment_person(image, detect_person(image, str(image_path)))
+        weights_dir = weights_dir or bundle.meta["music"].get("weights_dir")
+        mask = segment_person(image, detect_person(image, str(image_path), weights_dir), weights_dir=weights_dir)
     else:
         mask = alpha
     return composite(image, mask, bg, Placement(**bundle.meta["placement"][cam]))
@@ -219,60 +223,106 @@ def chain_flows(sampler, ref, e, beats, scfg: dict, seed: int, starts: list[int]
     return a0[:, :, :n_total]
 
 
+class Generator:
+    """A loaded bundle (both stages, adapters, backbones), reusable for many dances.
+
+    ``dance(ref_frame, samples, sr, n_total)`` -> (n_total, S, S, 3) uint8; the Figure 6 rule
+    makes several dances with one Generator, the CLI one.
+    """
+
+    def __init__(self, bundle: Bundle, variant: str = "base", device: str = "auto"):
+        from .sampling import DanceSampler
+
+        unet_key = "unet" if variant == "base" else f"unet_{variant}"
+        if unet_key not in bundle.meta["files"]:
+            raise DataError(f"{bundle.root}: no stage-2 model of variant {variant!r}")
+        self.bundle = bundle
+        self.sampler = DanceSampler(bundle.path(unet_key), bundle.path("lfae"), device)
+        self.encoder = MusicEncoder(bundle, self.sampler.meta["beat"])
+        self.scfg = dict(bundle.meta["sampling"], device=str(self.sampler.device))
+
+    def dance(self, ref_frame: np.ndarray, samples: np.ndarray, sr: int, n_total: int, seed: int = 0,
+              method: str = "anchored", overlap: int | None = None, progress: bool = False,
+              times: dict | None = None) -> np.ndarray:
+        """ref_frame (S, S, 3) uint8, music samples -> (n_total, S, S, 3) uint8; stage seconds into ``times``."""
+        import torch
+        from tqdm import tqdm
+
+        times = {} if times is None else times
+        n = self.sampler.n_frames
+        overlap = n // 4 if overlap is None else overlap
+        starts = window_starts(n_total, n, overlap if method == "anchored" else 1)
+        t = time.perf_counter()
+        log.info("music: %d windows of %d frames (%.1f s of music)", len(starts), n, len(samples) / sr)
+        e, beats = self.encoder(samples, sr, starts)
+        times["music"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        ref = torch.from_numpy(ref_frame[None]).permute(0, 3, 1, 2).float() / 255.0
+        with tqdm(total=len(starts), desc="motion", disable=not progress, unit="window") as bar:
+            chained = chain_flows(self.sampler, ref, e, beats, self.scfg, seed, starts, n_total, method, bar.update)
+        times["motion"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if method == "last_frame":  # rendered window by window already
+            video = chained
+        else:
+            video = np.concatenate([self.sampler.render(ref, chained[:, :, i:i + 64])[0]
+                                    for i in tqdm(range(0, n_total, 64), desc="render", disable=not progress)])
+        times["render"] = time.perf_counter() - t
+        times["windows"] = len(starts)
+        return video
+
+
+def dance_length(samples: np.ndarray, sr: int, fps: float, n_frames: int, seconds: float | None,
+                 name: str | Path) -> int:
+    """Frames of the dance: the whole song or its first ``seconds``; DataError if under one window."""
+    total_seconds = len(samples) / sr if seconds is None else min(seconds, len(samples) / sr)
+    n_total = int(round(total_seconds * fps))
+    if n_total < n_frames:
+        raise DataError(f"{name}: {total_seconds:.2f} s of music make {n_total} frames at {fps:g} fps, fewer than "
+                        f"one window of {n_frames}; use at least {n_frames / fps:.2f} s of music")
+    return n_total
+
+
 def generate(image: Path, music: Path, bundle_dir: Path, out: Path, seconds: float | None = None, seed: int = 0,
              background: Path | None = None, background_from: str | None = None, variant: str = "base",
              method: str = "anchored", overlap: int | None = None, device: str = "auto",
-             progress: bool = True) -> dict:
-    """Write ``out`` (mp4, music muxed); returns seconds per stage."""
-    import torch
-    from tqdm import tqdm
+             progress: bool = True, weights_dir: Path | None = None) -> dict:
+    """Write ``out`` (mp4, music muxed); returns seconds per stage.
 
+    Every check on the inputs (bundle, music, photo) runs before any model is loaded, and the
+    video is written to a temporary name and renamed, so a failure leaves no output.
+    """
     from .io import write_video
     from .music.audio import load_music
-    from .sampling import DanceSampler
 
+    if method not in ("anchored", "last_frame"):
+        raise DataError(f"unknown chaining {method!r}; use anchored or last_frame")
     times, t0 = {}, time.perf_counter()
     bundle = load_bundle(bundle_dir)
     out = Path(out)
-    # everything that can fail on the inputs fails before any model runs
+    if out.suffix.lower() != ".mp4":
+        raise DataError(f"{out}: the output is an mp4 video; give a name ending in .mp4")
     samples, sr = load_music(music)
-    fps, n = bundle.fps, int(bundle.meta["n_frames"])
-    total_seconds = len(samples) / sr if seconds is None else min(seconds, len(samples) / sr)
-    n_total = int(round(total_seconds * fps))
-    if n_total < n:
-        raise DataError(f"{music}: {total_seconds:.2f} s of music make {n_total} frames at {fps:g} fps, fewer than one "
-                        f"window of {n}; use at least {n / fps:.2f} s")
-    ref_frame = reference_frame(bundle, image, background, background_from)
+    fps = bundle.fps
+    n_total = dance_length(samples, sr, fps, int(bundle.meta["n_frames"]), seconds, music)
+    ref_frame = reference_frame(bundle, image, background, background_from, weights_dir)
     times["person"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    unet_key = "unet" if variant == "base" else f"unet_{variant}"
-    if unet_key not in bundle.meta["files"]:
-        raise DataError(f"{bundle.root}: no stage-2 model of variant {variant!r}")
-    sampler = DanceSampler(bundle.path(unet_key), bundle.path("lfae"), device)
-    overlap = n // 4 if overlap is None else overlap
-    starts = window_starts(n_total, n, overlap if method == "anchored" else 1)
-    e, beats = MusicEncoder(bundle, sampler.meta["beat"])(samples, sr, starts)
-    times["music"] = time.perf_counter() - t
+    log.info("loading the generator from %s", bundle.root)
+    generator = Generator(bundle, variant, device)
+    times["load"] = time.perf_counter() - t
+    video = generator.dance(ref_frame, samples, sr, n_total, seed, method, overlap, progress, times)
+    windows = times.pop("windows")
 
     t = time.perf_counter()
-    ref = torch.from_numpy(ref_frame[None]).permute(0, 3, 1, 2).float() / 255.0
-    scfg = dict(bundle.meta["sampling"])
-    scfg["device"] = device
-    with tqdm(total=len(starts), desc="motion", disable=not progress, unit="window") as bar:
-        chained = chain_flows(sampler, ref, e, beats, scfg, seed, starts, n_total, method, bar.update)
-    times["motion"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    if method == "last_frame":
-        video = chained
-    else:
-        video = np.concatenate([sampler.render(ref, chained[:, :, i:i + 64])[0]
-                                for i in tqdm(range(0, n_total, 64), desc="render", disable=not progress)])
-    audio = samples[:int(round(n_total / fps * sr))]
-    write_video(out, video, int(round(fps)), audio, sr)
-    times["render"] = time.perf_counter() - t
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_video(out, video, int(round(fps)), samples[:int(round(n_total / fps * sr))], sr)
+    times["write"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
-    log.info("%s: %d frames (%.1f s at %g fps, %d windows, %s) in %.1f s (%s)", out, len(video), n_total / fps, fps,
-             len(starts), method, times["total"], ", ".join(f"{k} {v:.1f} s" for k, v in times.items() if k != "total"))
+    log.info("%s: %d frames (%.1f s at %g fps, %d windows, %s chaining, device %s) in %.1f s (%s)", out, len(video),
+             n_total / fps, fps, windows, method, generator.sampler.device, times["total"],
+             ", ".join(f"{k} {v:.1f} s" for k, v in times.items() if k != "total"))
     return times

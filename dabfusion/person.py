@@ -5,11 +5,17 @@
     mask         = segment_person(image, box)               (H, W) bool
     frame        = composite(image, mask, background, placement)   (S, S, 3) uint8
 
-The paper detects with YOLO and segments with Segment Anything; those need downloaded
-weights, so without them the fallback needs none: OpenCV's HOG people detector (real photos),
-then a plain-background detector (the person is what differs from the colour of the image's
-border: studio shots, renders, the synthetic dancers), and GrabCut inside the box for the
-mask. An RGBA image's alpha channel is its mask, with no detection at all.
+The paper detects with YOLO and segments with Segment Anything. Both are used when their
+weights are local files in ``weights_dir`` (nothing is downloaded):
+  yolov8n.onnx           YOLOv8 exported to ONNX (`yolo export model=yolov8n.pt format=onnx`),
+                         run by OpenCV's DNN module: an ONNX graph, so nothing is unpickled
+                         (the ultralytics .pt is a pickled object and is refused);
+  sam_vit_b_01ec64.pth   (or vit_l / vit_h) the official Segment Anything state dict, loaded
+                         with ``weights_only=True`` into the segment-anything package's model.
+Without them the fallback needs no weights: OpenCV's HOG people detector where OpenCV has it
+(real photos), then a plain-background detector (the person is what differs from the colours
+of the image's border: studio shots, renders, the synthetic dancers), and GrabCut inside the
+box for the mask. An RGBA image's alpha channel is its mask, with no detection at all.
 ``placement`` is where the training dancers stand: the median centre, feet and height of what
 differs from the camera's empty studio in training frames (``measure_placement``), as
 fractions of the frame; the empty studio is the per-pixel median over many training videos.
@@ -17,6 +23,7 @@ fractions of the frame; the empty studio is the per-pixel median over many train
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,9 @@ log = logging.getLogger(__name__)
 MIN_SIDE = 64  # px: below this there is no person to segment
 MAX_SIDE = 2048  # px: larger photos are scaled down first (detection and GrabCut cost grows with area)
 MIN_PERSON_FRACTION = 0.01  # of the image area: smaller masks are not a person
+YOLO_FILE = "yolov8n.onnx"
+SAM_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "vit_h": "sam_vit_h_4b8939.pth"}
+YOLO_SIZE = 640  # the exported network's input side
 
 
 @dataclass
@@ -117,26 +127,84 @@ def _largest_component_box(mask: np.ndarray) -> tuple[tuple[int, int, int, int] 
     return (x, y, x + w, y + h), len(big)
 
 
-def detect_person(image: np.ndarray, name: str = "image") -> tuple[int, int, int, int]:
+def yolo_person_boxes(pred: np.ndarray, scale: float, pad: tuple[float, float], conf: float = 0.4,
+                      iou: float = 0.5) -> list[tuple[int, int, int, int]]:
+    """People in a YOLOv8 output, in the original image's pixels, best first.
+
+    pred (4 + classes, anchors), the layout of an ultralytics ONNX export: box centre x, y,
+    width, height in the letterboxed input, then class scores (class 0 is a person). ``scale`` and ``pad`` (x, y) undo
+    the letterbox: image = (input - pad) / scale.
+    """
+    import cv2
+
+    pred = np.asarray(pred, np.float32).T  # (anchors, 4 + classes)
+    score = pred[:, 4]
+    keep = score > conf
+    if not keep.any():
+        return []
+    cx, cy, w, h = pred[keep, :4].T
+    x0, y0 = (cx - w / 2 - pad[0]) / scale, (cy - h / 2 - pad[1]) / scale
+    rects = [[float(a), float(b), float(c), float(d)] for a, b, c, d in zip(x0, y0, w / scale, h / scale)]
+    picked = np.asarray(cv2.dnn.NMSBoxes(rects, score[keep].tolist(), conf, iou)).reshape(-1)
+    order = sorted(picked, key=lambda i: -score[keep][i])
+    return [(round(rects[i][0]), round(rects[i][1]), round(rects[i][0] + rects[i][2]), round(rects[i][1] + rects[i][3]))
+            for i in order]
+
+
+@functools.lru_cache(maxsize=2)
+def _yolo_net(path: str):
+    import cv2
+
+    try:
+        return cv2.dnn.readNetFromONNX(path)
+    except cv2.error as err:
+        raise DataError(f"{path}: not a YOLO ONNX model OpenCV can read ({str(err).strip()[-200:]}); export it again "
+                        "with `yolo export model=yolov8n.pt format=onnx`, or delete it to use the fallback") from None
+
+
+def _yolo_boxes(image: np.ndarray, path: Path) -> list[tuple[int, int, int, int]]:
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = YOLO_SIZE / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    pad = ((YOLO_SIZE - nw) / 2, (YOLO_SIZE - nh) / 2)
+    canvas = np.full((YOLO_SIZE, YOLO_SIZE, 3), 114, np.uint8)  # letterbox grey, as in training
+    top, left = int(pad[1]), int(pad[0])
+    canvas[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    net = _yolo_net(str(path))
+    net.setInput(canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+    try:
+        out = net.forward()
+    except cv2.error as err:
+        raise DataError(f"{path}: the model failed on a {YOLO_SIZE} x {YOLO_SIZE} input ({str(err).strip()[-200:]}); "
+                        "export YOLOv8 with imgsz=640") from None
+    return yolo_person_boxes(out[0], scale, (left, top))
+
+
+def detect_person(image: np.ndarray, name: str = "image",
+                  weights_dir: str | Path | None = None) -> tuple[int, int, int, int]:
     """The largest person's box (x0, y0, x1, y1); several: the largest, logged. DataError if none."""
     import cv2
 
     boxes: list[tuple[int, int, int, int]] = []
-    if hasattr(cv2, "HOGDescriptor"):
+    yolo = Path(weights_dir) / YOLO_FILE if weights_dir else None
+    if yolo is not None and yolo.exists():
+        boxes, method = _yolo_boxes(image, yolo), f"YOLO ({yolo})"
+    elif hasattr(cv2, "HOGDescriptor"):
         hog = cv2.HOGDescriptor()
         hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         rects, weights = hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
         boxes = [(int(x), int(y), int(x + w), int(y + h)) for (x, y, w, h), s in zip(rects, np.ravel(weights))
                  if s > 0.5]
-        if boxes:
-            method = "HOG people detector"
+        method = "HOG people detector"
     if not boxes:
         box, count = _largest_component_box(_border_background_mask(image))
         if box is not None:
             boxes, method = [box] * count, "plain-background detector"
     if not boxes:
-        raise DataError(f"{name}: no person found (neither OpenCV's people detector nor a figure on a plain "
+        raise DataError(f"{name}: no person found (neither a people detector nor a figure on a plain "
                         "background); use a photo of one whole person, standing, in front of a plain background")
     areas = [(x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes]
     if len(boxes) > 1:
@@ -145,22 +213,71 @@ def detect_person(image: np.ndarray, name: str = "image") -> tuple[int, int, int
     return boxes[int(np.argmax(areas))]
 
 
-def segment_person(image: np.ndarray, box: tuple[int, int, int, int], iterations: int = 5) -> np.ndarray:
-    """(H, W) bool mask of the person inside ``box``: GrabCut, initialised by the box."""
+def sam_file(weights_dir: str | Path | None) -> Path | None:
+    """The first Segment Anything checkpoint present in ``weights_dir`` (None: use GrabCut)."""
+    if not weights_dir:
+        return None
+    return next((Path(weights_dir) / f for f in SAM_FILES.values() if (Path(weights_dir) / f).exists()), None)
+
+
+@functools.lru_cache(maxsize=1)
+def _sam_predictor(path: str):
+    import torch
+
+    try:
+        from segment_anything import SamPredictor, sam_model_registry
+    except ImportError:
+        raise DataError(f"{path} is present but the segment-anything package is not installed; "
+                        "`pip install segment-anything==1.0`, or move the file away to use GrabCut") from None
+    kind = next(k for k, f in SAM_FILES.items() if Path(path).name == f)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, or one that needs unpickling: refused either way
+        raise DataError(f"{path}: cannot be loaded safely ({str(err)[:200]}); fetch the official checkpoint again "
+                        "or delete it to use GrabCut") from None
+    model = sam_model_registry[kind]()
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise DataError(f"{path}: not a Segment Anything {kind} checkpoint ({str(err)[:200]})") from None
+    return SamPredictor(model.eval())
+
+
+def _sam_mask(image: np.ndarray, box: tuple[int, int, int, int], path: Path) -> np.ndarray:
+    import torch
+
+    predictor = _sam_predictor(str(path))
+    with torch.inference_mode():
+        predictor.set_image(image)
+        masks, scores, _ = predictor.predict(box=np.asarray(box, np.float32), multimask_output=False)
+    return np.asarray(masks[0], bool)
+
+
+def segment_person(image: np.ndarray, box: tuple[int, int, int, int], iterations: int = 5,
+                   weights_dir: str | Path | None = None) -> np.ndarray:
+    """(H, W) bool mask of the person inside ``box``: Segment Anything if its checkpoint is
+    local, otherwise GrabCut initialised by the box. The largest connected part either way."""
     import cv2
 
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = box
-    pad_x, pad_y = max(2, (x1 - x0) // 20), max(2, (y1 - y0) // 20)
-    rect = (max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x) - max(0, x0 - pad_x),
-            min(h, y1 + pad_y) - max(0, y0 - pad_y))
-    mask = np.zeros((h, w), np.uint8)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
-    # the largest connected part: GrabCut leaves specks of background
-    person = _largest_component((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
+    sam = sam_file(weights_dir)
+    if sam is not None:
+        person = _largest_component(_sam_mask(image, box, sam))
+        method = f"Segment Anything ({sam})"
+    else:
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        pad_x, pad_y = max(2, (x1 - x0) // 20), max(2, (y1 - y0) // 20)
+        rect = (max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x) - max(0, x0 - pad_x),
+                min(h, y1 + pad_y) - max(0, y0 - pad_y))
+        mask = np.zeros((h, w), np.uint8)
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.grabCut(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+        # the largest connected part: GrabCut leaves specks of background
+        person = _largest_component((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
+        method = "GrabCut"
     if person.mean() < MIN_PERSON_FRACTION:
-        raise DataError("GrabCut found no person inside the detected box; use a photo with a plainer background")
+        raise DataError(f"{method} found no person inside the detected box; use a photo with a plainer background")
+    log.info("person segmented by %s: %.1f%% of the image", method, 100 * person.mean())
     return person
 
 

@@ -89,3 +89,91 @@ def loss_curves(loss_files: dict[str, Path], out_png: Path) -> None:
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def figure6_plan(config: dict, n: int = 3) -> tuple[list[str], list[str]]:
+    """Dancers and tracks of Figure 6 (``figure6`` in config; null: ``n`` of each).
+
+    Dancers are rendered as photos by the synthetic renderer; on the synthetic dataset they
+    must be ones it never rendered (not in the first ``dancers_per_genre`` of a used genre).
+    Tracks are the config's test tracks (the music held out of training).
+    """
+    from .aist import GENRES, test_music_of
+    from .config import ConfigError
+
+    f6 = config["figure6"]
+    genres = config["synthetic"]["genres"] if config["source"] == "synthetic" else list(GENRES)
+    seen = set()
+    if config["source"] == "synthetic":
+        seen = {d for g in genres for d in GENRES[g][1][:config["synthetic"]["dancers_per_genre"]]}
+    ordered = [*genres, *[g for g in GENRES if g not in genres]]
+    unseen = [d for g in ordered for d in GENRES[g][1] if d not in seen]
+    dancers = f6["dancers"] or unseen[:n]
+    trained_on = sorted(set(dancers) & seen)
+    if trained_on:
+        raise ConfigError(f"figure6.dancers: {trained_on} are in the synthetic training data "
+                          f"(dancers_per_genre: {config['synthetic']['dancers_per_genre']}); "
+                          f"use dancers never rendered, e.g. {unseen[:n]}")
+    test_tracks = [test_music_of(g) for g in genres]
+    tracks = f6["tracks"] or test_tracks[:n]
+    not_test = [t for t in tracks if t not in test_tracks]
+    if not_test:
+        raise ConfigError(f"figure6.tracks: {not_test} are not test tracks of this config; choose from {test_tracks}")
+    return list(dancers), list(tracks)
+
+
+def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, tracks: list[str], seconds: float,
+                   seed: int, out_dir: Path, sheet_png: Path, table_csv: Path, columns: int = 6) -> pd.DataFrame:
+    """The paper's Figure 6: people the model never saw, each dancing to every track.
+
+    Each photo goes through what `dabfusion generate` does (find, cut out, place in a studio;
+    camera by camera in turn), one mp4 per (dancer, track) with its music. The sheet has one
+    row per video: photo, reference frame, then ``columns`` frames spread over the dance.
+    """
+    from PIL import Image, ImageDraw
+    from tqdm import tqdm
+
+    from .generate import Generator, dance_length, load_bundle, reference_frame
+
+    bundle = load_bundle(bundle_dir)
+    generator = Generator(bundle, device=bundle.meta["sampling"].get("device", "auto"))
+    music = pd.read_csv(music_csv).set_index("music_id")
+    missing = [t for t in tracks if t not in music.index]
+    if missing:
+        raise ValueError(f"figure6.tracks: {missing} not in {music_csv}; choose from {sorted(music.index)}")
+    s, fps = bundle.image_size, bundle.fps
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, sheet = [], []
+    pairs = [(d, t) for d in photos for t in tracks]
+    for i, (dancer, track) in enumerate(tqdm(pairs, desc="figure 6", unit="video")):
+        camera = bundle.meta["cameras"][list(photos).index(dancer) % len(bundle.meta["cameras"])]
+        ref = reference_frame(bundle, photos[dancer], background_from=camera)
+        samples, sr = np.load(music.loc[track, "file"]), int(music.loc[track, "sample_rate"])
+        n_total = dance_length(samples, sr, fps, generator.sampler.n_frames, seconds, f"{track} ({music_csv})")
+        times = {}
+        video = generator.dance(ref, samples, sr, n_total, seed + i, times=times)
+        out = out_dir / f"{dancer}_{track}_{camera}.mp4"
+        write_video(out, video, int(round(fps)), samples[:int(round(n_total / fps * sr))], sr)
+        rows.append({"dancer": dancer, "track": track, "camera": camera, "frames": len(video),
+                     "seconds": len(video) / fps, "windows": times["windows"],
+                     "motion_seconds": round(times["motion"], 2), "render_seconds": round(times["render"], 2),
+                     "mean_frame_change": float(np.abs(np.diff(video.astype(np.float32), axis=0)).mean()),
+                     "video": str(out)})
+        photo = Image.open(photos[dancer]).convert("RGB")
+        photo = np.asarray(photo.resize((round(photo.width * s / photo.height), s), Image.LANCZOS))
+        picks = np.linspace(0, len(video) - 1, columns).round().astype(int)
+        gap = np.full((s, 4, 3), 255, np.uint8)
+        sheet.append(np.concatenate([photo, gap, ref, gap, *video[picks]], axis=1))
+    strip = Image.fromarray(np.concatenate([np.pad(r, ((0, 14), (0, 0), (0, 0)), constant_values=255)
+                                            for r in sheet], axis=0))
+    draw = ImageDraw.Draw(strip)
+    for k, r in enumerate(rows):
+        draw.text((2, k * (s + 14) + s + 1), f"{r['dancer']} (never seen) dancing to {r['track']}, camera {r['camera']}",
+                  fill=(0, 0, 0))
+    with atomic_path(sheet_png) as tmp:
+        strip.save(tmp, format="png")
+    table = pd.DataFrame(rows)
+    write_table_atomic(table_csv, table)
+    log.info("figure 6: %d videos of %d unseen dancers in %s", len(rows), len(photos), out_dir)
+    return table

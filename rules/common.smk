@@ -6,6 +6,7 @@ sys.path.insert(0, workflow.basedir)
 
 from dabfusion.baselines import BASELINES  # noqa: E402
 from dabfusion.config import validate_config  # noqa: E402
+from dabfusion.report import figure6_plan  # noqa: E402
 from dabfusion.tables import TABLE_METHODS as PAPER_TABLE_METHODS  # noqa: E402
 
 # Validate when the DAG is built: an unknown or misspelt key fails here, naming the key.
@@ -20,6 +21,7 @@ WEIGHTS = config["music"]["weights_dir"]
 BASE_N = config["clips"]["length"]  # clip length of stage 1, the adapters and the base variant
 CLIPS = f"{PROCESSED}/clips_n{BASE_N}.parquet"
 VARIANTS = config["diffusion"]["variants"]
+FIGURE6_DANCERS, FIGURE6_TRACKS = figure6_plan(config)
 # threads of each torch job: all cores (one at a time), or fewer so that jobs run side by side
 JOB_THREADS = min(config["threads_per_job"] or workflow.cores, workflow.cores)
 
@@ -33,6 +35,7 @@ TABLE_METHODS[1] += [f"ext_{n}" for n in EXTERNAL]
 wildcard_constraints:
     sequence=r"g[A-Z]{2}_s[A-Z]{2}_cAll_d\d{2}_m[A-Z]{2}\d_ch\d{2}",
     n=r"\d+",
+    dancer=r"d\d{2}",
     k=r"[1-6]",
     variant="|".join(VARIANTS),
     baseline="|".join(BASELINES),
@@ -177,6 +180,7 @@ def default_targets():
         *[f"{RESULTS}/table{k}.csv" for k in available_tables()],
         f"{RESULTS}/report/side_by_side",
         f"{RESULTS}/report/loss_curves.png",
+        f"{RESULTS}/figure6/figure6.png",
         f"{RESULTS}/runtimes.csv",
     ]
     if config["source"] == "synthetic":  # checks against the generator's ground truth

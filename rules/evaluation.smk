@@ -124,6 +124,7 @@ rule loss_curves:
 rule runtime_table:
     input:
         tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
+        figure6=f"{RESULTS}/figure6/figure6.png",
     output:
         csv=report(f"{RESULTS}/runtimes.csv", caption="../report/runtimes.rst", category="Budget"),
     params:

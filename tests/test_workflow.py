@@ -134,6 +134,11 @@ def test_smoke_run_end_to_end(tmp_path):
 
     names = zipfile.ZipFile(report).namelist()
     assert any(n.endswith("table1.png") for n in names) and any(n.endswith(".mp4") for n in names)
+    # Figure 6: an unseen dancer (not in the smoke data's training dancers) to each test track
+    fig6 = pd.read_csv(f"{tmp_path}/results/figure6/figure6.csv")
+    assert list(fig6.dancer.unique()) == ["d06"] and sorted(fig6.track) == ["mBR0", "mHO5", "mJB5"]
+    assert (fig6.frames == 30).all() and all(Path(v).stat().st_size > 0 for v in fig6.video)
+    assert any(n.endswith("figure6.png") for n in names)
     # your own dancer: the generator bundle of these checkpoints, then `dabfusion generate`
     res = run([f"{tmp_path}/results/generator", "--cores", "2", "--configfile", "presets/smoke.yaml",
                "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])

@@ -30,7 +30,7 @@ echo "setup: installing laion-clap without its numpy<2 pin"
 "${pip[@]}" -c requirements/torch.txt --no-deps laion-clap==1.1.7
 # laion_clap fetches a tokenizer from the Hugging Face hub at import time unless told it is offline.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$venv/bin/python" - <<'PY'
-import numpy, pyarrow, torch, torchvision, librosa, decord, laion_clap, wav2clip, lpips, pytorch_fid, cv2  # noqa: F401
+import numpy, pyarrow, torch, torchvision, librosa, decord, laion_clap, wav2clip, lpips, pytorch_fid, cv2, segment_anything  # noqa: F401
 assert int(numpy.__version__.split(".")[0]) >= 2, numpy.__version__
 print(f"setup: ok (torch {torch.__version__}, numpy {numpy.__version__}, pyarrow {pyarrow.__version__})")
 PY

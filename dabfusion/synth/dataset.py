@@ -126,6 +126,14 @@ def render_video_frames(motion: SequenceMotion, camera: str, cfg: dict) -> np.nd
                      for i in range(motion.n_frames)])
 
 
+def dancer_photo(dancer_id: str, seed: int) -> np.ndarray:
+    """A front-view still of a dancer standing on a plain backdrop, as a user's photo (Figure 6)."""
+    from .choreo import neutral_pose
+    from .render import render_portrait
+
+    return render_portrait(make_dancer(dancer_id, seed), neutral_pose())
+
+
 def keypoints_all_views(skeleton: Skeleton, cfg: dict) -> np.ndarray:
     """(9, T, 17, 3) AIST++-style 2D keypoints: pixel x, y and 1/0 for inside/outside the frame."""
     w, h = cfg["width"], cfg["height"]

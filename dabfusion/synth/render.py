@@ -229,3 +229,17 @@ def render_frame(
         win[vis] = depth[vis]
         img[y0:y1, x0:x1][vis] = (color * shade[..., None])[vis]
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def render_portrait(dancer: Dancer, pose: dict[str, float], width: int = 192, height: int = 256,
+                    background: tuple[int, int, int] = (236, 234, 228)) -> np.ndarray:
+    """A photo-like still of ``dancer`` standing in ``pose``, seen from the front on a plain
+    backdrop (no studio, no floor): the input a user gives `dabfusion generate`. (H, W, 3) uint8."""
+    from .body import forward_kinematics
+
+    cam = make_camera("c01", width, height)
+    backdrop = np.broadcast_to(np.asarray(background, np.float64) / 255.0, (height, width, 3)).copy()
+    no_floor = np.full((height, width, 2), np.nan)  # no floor: no contact shadow
+    skeleton = forward_kinematics({k: np.array([v]) for k, v in pose.items()}, dancer)
+    parts, _ = body_parts(dancer)
+    return render_frame(cam, backdrop, no_floor, figure_points(skeleton, dancer)[0], parts, dancer)
