@@ -23,6 +23,9 @@ include: "rules/evaluation.smk"
 include: "rules/generate.smk"
 
 
+check_cluster_rules(config, workflow.basedir)
+
+
 rule all:
     input:
         default_targets(),

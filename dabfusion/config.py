@@ -116,3 +116,20 @@ def load_config(path: str | Path = "config.yaml", presets: list[str | Path] = ()
             raise ConfigError(f"{p}: expected a mapping of keys at the top level")
         cfg = deep_merge(cfg, loaded)
     return validate_config(cfg)
+
+
+def workflow_rule_names(workflow_dir: str | Path) -> set[str]:
+    """Every rule defined in ``{workflow_dir}/rules/*.smk``, whichever data source a run uses."""
+    import re
+
+    definition = re.compile(r"^\s*rule\s+(\w+)\s*:", re.M)
+    return {m for f in Path(workflow_dir, "rules").glob("*.smk") for m in definition.findall(f.read_text())}
+
+
+def check_cluster_rules(config: dict, workflow_dir: str | Path) -> None:
+    """``cluster.rules`` may only name rules of the workflow: a misspelt one would silently get the default size."""
+    names = workflow_rule_names(workflow_dir)
+    unknown = sorted(set(config["cluster"]["rules"]) - names)
+    if unknown:
+        raise ConfigError(f"config cluster.rules: no rule named {', '.join(unknown)}; "
+                          f"the rules are {', '.join(sorted(names))}")

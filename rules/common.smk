@@ -4,8 +4,10 @@ from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
 
+from snakemake.exceptions import WorkflowError  # noqa: E402
+
 from dabfusion.baselines import BASELINES  # noqa: E402
-from dabfusion.config import validate_config  # noqa: E402
+from dabfusion.config import check_cluster_rules, validate_config  # noqa: E402
 from dabfusion.report import figure6_plan  # noqa: E402
 from dabfusion.tables import TABLE_METHODS as PAPER_TABLE_METHODS  # noqa: E402
 
@@ -22,8 +24,19 @@ BASE_N = config["clips"]["length"]  # clip length of stage 1, the adapters and t
 CLIPS = f"{PROCESSED}/clips_n{BASE_N}.parquet"
 VARIANTS = config["diffusion"]["variants"]
 FIGURE6_DANCERS, FIGURE6_TRACKS = figure6_plan(config)
+
+
+def available_cores():
+    """--cores of a local run; a cluster run has none: there a job may ask for cluster.cpus_per_job."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return config["cluster"]["cpus_per_job"]
+
+
+CORES = available_cores()
 # threads of each torch job: all cores (one at a time), or fewer so that jobs run side by side
-JOB_THREADS = min(config["threads_per_job"] or workflow.cores, workflow.cores)
+JOB_THREADS = min(config["threads_per_job"] or CORES, CORES)
 
 
 EXTERNAL = config["evaluation"]["external"]
@@ -163,6 +176,23 @@ def loss_inputs(wildcards):
     inputs = {"stage 1": f"{MODELS}/lfae/loss.csv"}
     inputs.update({f"stage 2 {v}": f"{MODELS}/diffusion/{v}/loss.csv" for v in VARIANTS})
     return inputs
+
+
+def cluster_resources(rule, gpu=0):
+    """A rule's job size (config cluster: runtime in minutes, mem_mb) and, for SLURM, where it
+    runs: partition and account, and for GPU jobs the GPU count and model (the slurm executor
+    turns gpu and gpu_model into --gpus=model:N). A local run ignores all but gpu."""
+    c = config["cluster"]
+    size = {**c["default"], **c["rules"].get(rule, {})}
+    res = {"runtime": size["runtime"], "mem_mb": size["mem_mb"], "gpu": gpu}
+    partition = (c["gpu_partition"] or c["partition"]) if gpu else c["partition"]
+    if partition:
+        res["slurm_partition"] = partition
+    if c["account"]:
+        res["slurm_account"] = c["account"]
+    if gpu and c["gpu_model"]:
+        res["gpu_model"] = c["gpu_model"]
+    return res
 
 
 def torchrun_launcher(gpus):

@@ -15,9 +15,11 @@ if config["source"] == "synthetic":
             f"{RESULTS}/logs/synthesize_dataset.log",
         benchmark:
             f"{RESULTS}/benchmarks/synthesize_dataset.tsv"
-        threads: workflow.cores
+        threads: CORES
+        resources:
+            **cluster_resources("synthesize_dataset"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/synthesize_dataset.py"
 
@@ -51,8 +53,10 @@ else:
             aistpp=config["aistpp"],
         log:
             f"{RESULTS}/logs/download_annotations.log",
+        resources:
+            **cluster_resources("download_annotations"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/download_aistpp.py"
 
@@ -65,8 +69,10 @@ else:
             aistpp=config["aistpp"],
         log:
             f"{RESULTS}/logs/download_video_list.log",
+        resources:
+            **cluster_resources("download_video_list"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/download_aistpp.py"
 
@@ -81,8 +87,10 @@ else:
             f"{RESULTS}/logs/download_videos.log",
         benchmark:
             f"{RESULTS}/benchmarks/download_videos.tsv"
+        resources:
+            **cluster_resources("download_videos"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/download_aistpp.py"
 
@@ -96,8 +104,10 @@ else:
             aistpp=config["aistpp"],
         log:
             f"{RESULTS}/logs/download_music.log",
+        resources:
+            **cluster_resources("download_music"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/download_aistpp.py"
 
@@ -112,7 +122,9 @@ else:
             aistpp=config["aistpp"],
         log:
             f"{RESULTS}/logs/aistpp_manifest.log",
+        resources:
+            **cluster_resources("aistpp_manifest"),
         conda:
-            "../envs/dabfusion.yaml"
+            "../envs/data.yaml"
         script:
             "../scripts/download_aistpp.py"

@@ -22,7 +22,9 @@ rule dataset_report:
         ),
     log:
         f"{RESULTS}/logs/dataset_report.log",
+    resources:
+        **cluster_resources("dataset_report"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/dataset_report.py"

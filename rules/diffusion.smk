@@ -20,8 +20,10 @@ rule flow_cache:
     benchmark:
         f"{RESULTS}/benchmarks/flow_cache_n{{n}}.tsv"
     threads: JOB_THREADS
+    resources:
+        **cluster_resources("flow_cache"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/flow_cache.py"
 
@@ -47,9 +49,9 @@ rule train_diffusion:
     threads: JOB_THREADS
     priority: base_first
     resources:
-        gpu=config["diffusion"]["gpus"] if config["diffusion"]["device"] == "cuda" else 0,
+        **cluster_resources("train_diffusion", gpu=config["diffusion"]["gpus"] if config["diffusion"]["device"] == "cuda" else 0),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/train_diffusion.py"
 
@@ -73,8 +75,8 @@ rule sample_videos:
     threads: JOB_THREADS
     priority: base_first
     resources:
-        gpu=1 if config["sampling"]["device"] == "cuda" else 0,
+        **cluster_resources("sample_videos", gpu=1 if config["sampling"]["device"] == "cuda" else 0),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/sample_videos.py"

@@ -13,8 +13,10 @@ rule baseline_videos:
     benchmark:
         f"{RESULTS}/benchmarks/baseline_videos_{{baseline}}.tsv"
     threads: JOB_THREADS
+    resources:
+        **cluster_resources("baseline_videos"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/baseline_videos.py"
 
@@ -28,8 +30,10 @@ rule external_samples:
         folder=lambda wildcards: external_folder(wildcards.name),
     log:
         f"{RESULTS}/logs/external_samples_{{name}}.log",
+    resources:
+        **cluster_resources("external_samples"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/external_samples.py"
 
@@ -41,8 +45,10 @@ rule track_beats:
         beats=f"{FEATURES}/evaluation_beats.parquet",
     log:
         f"{RESULTS}/logs/track_beats.log",
+    resources:
+        **cluster_resources("track_beats"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/track_beats.py"
 
@@ -64,8 +70,10 @@ rule score_videos:
     benchmark:
         f"{RESULTS}/benchmarks/score_videos_{{method}}.tsv"
     threads: JOB_THREADS
+    resources:
+        **cluster_resources("score_videos"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/score_videos.py"
 
@@ -85,8 +93,10 @@ rule make_table:
         source=config["source"],
     log:
         f"{RESULTS}/logs/table{{k}}.log",
+    resources:
+        **cluster_resources("make_table"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/make_table.py"
 
@@ -102,8 +112,10 @@ rule comparison_videos:
         n=config["evaluation"]["report_videos"],
     log:
         f"{RESULTS}/logs/comparison_videos.log",
+    resources:
+        **cluster_resources("comparison_videos"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/comparison_videos.py"
 
@@ -115,8 +127,10 @@ rule loss_curves:
         png=report(f"{RESULTS}/report/loss_curves.png", caption="../report/loss_curves.rst", category="Training"),
     log:
         f"{RESULTS}/logs/loss_curves.log",
+    resources:
+        **cluster_resources("loss_curves"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/loss_curves.py"
 
@@ -131,7 +145,9 @@ rule runtime_table:
         benchmarks=f"{RESULTS}/benchmarks",
     log:
         f"{RESULTS}/logs/runtime_table.log",
+    resources:
+        **cluster_resources("runtime_table"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/runtime_table.py"

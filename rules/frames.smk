@@ -15,8 +15,10 @@ rule extract_frames:
         f"{RESULTS}/logs/extract_frames_{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/extract_frames_{{shard}}.tsv"
+    resources:
+        **cluster_resources("extract_frames"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/extract_frames.py"
 
@@ -30,8 +32,10 @@ rule prepare_music:
         sample_rate=config["extract"]["music_sample_rate"],
     log:
         f"{RESULTS}/logs/prepare_music.log",
+    resources:
+        **cluster_resources("prepare_music"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/prepare_music.py"
 
@@ -49,7 +53,9 @@ rule clip_index:
         clips=lambda wildcards: {**config["clips"], "length": int(wildcards.n)},
     log:
         f"{RESULTS}/logs/clip_index_n{{n}}.log",
+    resources:
+        **cluster_resources("clip_index"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/clip_index.py"

@@ -19,8 +19,10 @@ rule export_generator:
         n_frames=BASE_N,
     log:
         f"{RESULTS}/logs/export_generator.log",
+    resources:
+        **cluster_resources("export_generator"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/export_generator.py"
 
@@ -33,8 +35,10 @@ rule unseen_dancer_photo:
         seed=config["synthetic"]["seed"],
     log:
         f"{RESULTS}/logs/unseen_dancer_photo/{{dancer}}.log",
+    resources:
+        **cluster_resources("unseen_dancer_photo"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/unseen_dancer_photo.py"
 
@@ -64,8 +68,8 @@ rule figure6:
         f"{RESULTS}/benchmarks/figure6.tsv"
     threads: JOB_THREADS
     resources:
-        gpu=1 if config["sampling"]["device"] == "cuda" else 0,
+        **cluster_resources("figure6", gpu=1 if config["sampling"]["device"] == "cuda" else 0),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/figure6.py"

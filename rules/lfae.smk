@@ -14,11 +14,11 @@ rule train_lfae:
         f"{RESULTS}/logs/train_lfae.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_lfae.tsv"
-    threads: workflow.cores  # everything after it waits for it: it gets every core, whatever threads_per_job says
+    threads: CORES  # everything after it waits for it: it gets every core, whatever threads_per_job says
     resources:
-        gpu=config["lfae"]["gpus"] if config["lfae"]["device"] == "cuda" else 0,
+        **cluster_resources("train_lfae", gpu=config["lfae"]["gpus"] if config["lfae"]["device"] == "cuda" else 0),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/train_lfae.py"
 
@@ -34,7 +34,9 @@ rule evaluate_lfae:
         lfae=config["lfae"],
     log:
         f"{RESULTS}/logs/evaluate_lfae.log",
+    resources:
+        **cluster_resources("evaluate_lfae"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/models.yaml"
     script:
         "../scripts/evaluate_lfae.py"

@@ -15,8 +15,10 @@ rule fetch_weights:
         download=config["aistpp"]["download"],
     log:
         f"{RESULTS}/logs/fetch_weights_{{file}}.log",
+    resources:
+        **cluster_resources("fetch_weights"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/data.yaml"
     script:
         "../scripts/fetch_weights.py"
 
@@ -34,8 +36,10 @@ rule music_features:
     benchmark:
         f"{RESULTS}/benchmarks/music_features_n{{n}}.tsv"
     threads: JOB_THREADS
+    resources:
+        **cluster_resources("music_features"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/music.yaml"
     script:
         "../scripts/music_features.py"
 
@@ -47,8 +51,10 @@ rule motion_features:
         motion=f"{FEATURES}/motion.parquet",
     log:
         f"{RESULTS}/logs/motion_features.log",
+    resources:
+        **cluster_resources("motion_features"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/music.yaml"
     script:
         "../scripts/motion_features.py"
 
@@ -72,8 +78,10 @@ rule train_adapters:
         f"{RESULTS}/logs/train_adapters.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_adapters.tsv"
+    resources:
+        **cluster_resources("train_adapters"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/music.yaml"
     script:
         "../scripts/train_adapters.py"
 
@@ -87,7 +95,9 @@ rule music_embedding:
         embedding=f"{FEATURES}/music_embedding_n{{n}}.parquet",
     log:
         f"{RESULTS}/logs/music_embedding_n{{n}}.log",
+    resources:
+        **cluster_resources("music_embedding"),
     conda:
-        "../envs/dabfusion.yaml"
+        "../envs/music.yaml"
     script:
         "../scripts/music_embedding.py"

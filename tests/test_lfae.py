@@ -14,7 +14,7 @@ from dabfusion.models.lfae import LatentFlowAE, LFAEConfig
 from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, resize_grid, warp
 from dabfusion.training.lfae import load_lfae, train_lfae
 
-from .conftest import ROOT
+from .conftest import ROOT, assert_same_training, torchrun
 
 TINY = {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16], "jacobians": True}
 
@@ -157,19 +157,22 @@ def test_checkpoint_rebuilds_its_model_alone(tiny_clips, tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_on_cpu_with_gloo(tiny_clips, tmp_path):
-    """torchrun with two CPU processes: training runs, rank 0 alone writes the model."""
+def test_ddp_on_cpu_with_gloo_matches_one_process(tiny_clips, tmp_path):
+    """torchrun, two CPU processes with half the batch each: the loss curve and weights of one
+    process with the whole batch; rank 0 alone writes the model."""
     import json
 
-    cfg_file = tmp_path / "cfg.json"
-    cfg_file.write_text(json.dumps(_train_cfg(epochs=1, steps_per_epoch=2)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          "-m", "dabfusion.training.lfae", "--config-json", str(cfg_file), "--clips", str(tiny_clips),
-                          "--out", str(tmp_path / "ddp")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    cfg = _train_cfg(epochs=2, steps_per_epoch=2)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    res = torchrun("dabfusion.training.lfae", ["--config-json", str(tmp_path / "cfg.json"), "--clips", str(tiny_clips),
+                                               "--out", str(tmp_path / "ddp")])
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (tmp_path / "ddp/model.safetensors").exists()
-    assert pd.read_csv(tmp_path / "ddp/loss.csv").shape[0] == 1
+    train_lfae(cfg, tiny_clips, tmp_path / "one", progress=False)
+    print("stage 1, 2 processes vs 1:", assert_same_training(tmp_path / "one", tmp_path / "ddp"))
+    with pytest.raises(ValueError, match="batch_size 3 does not divide among 2 processes"):
+        from dabfusion.training.runtime import Runtime
+
+        Runtime(torch.device("cpu"), "fp32", rank=0, world=2).shard(3)
 
 
 # --- metrics used by the evaluation -----------------------------------------------------------

@@ -28,6 +28,31 @@ def test_default_target_dry_runs(tmp_path):
     assert "fetch_weights" not in out  # the default runs on seeded random inits
 
 
+def test_cluster_block_sets_each_rules_slurm_resources(tmp_path):
+    """config cluster: partition, account, GPU model and per-rule size reach the jobs' resources;
+    GPU rules ask for their GPUs on the GPU partition; a misspelt rule name is an error."""
+    cluster = ('cluster={"partition": "cpu", "gpu_partition": "gpu", "account": "lab", "gpu_model": "a100", '
+               '"rules": {"train_lfae": {"runtime": 600}}}')
+    res = run([f"{tmp_path}/results/models/lfae/model.safetensors", "-n", "--cores", "2", "--forceall",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results", cluster,
+               'lfae={"device": "cuda", "gpus": 4}'])
+    assert res.returncode == 0, res.stderr
+    jobs = {}
+    for block in res.stdout.split("\nrule ")[1:]:
+        name = block.split(":")[0]
+        jobs[name] = next((line for line in block.splitlines() if "resources:" in line), "")
+    lfae = jobs["train_lfae"]
+    for want in ("slurm_partition=gpu", "slurm_account=lab", "gpu=4", "gpu_model=a100", "runtime=600",
+                 "mem_mb=4000"):  # the rule's runtime given, its memory back to the default
+        assert want in lfae, (want, lfae)
+    frames = jobs["extract_frames"]
+    assert "slurm_partition=cpu" in frames and "gpu=0" in frames and "gpu_model" not in frames
+    assert "mem_mb=4000" in frames and "runtime=30" in frames
+    res = run(["-n", "--cores", "1", "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results",
+               'cluster={"rules": {"train_lfea": {"runtime": 5}}}'])
+    assert res.returncode != 0 and "cluster.rules: no rule named train_lfea" in res.stdout + res.stderr
+
+
 def test_table2_builds_only_what_it_needs(tmp_path):
     """results/table2.csv: the base variant and its scores; no ablation variant, no baseline."""
     res = run([f"{tmp_path}/results/table2.csv", "-n", "--cores", "1", "--quiet", "rules",

@@ -8,7 +8,7 @@
 
 EMA weights are kept beside the trained ones and are what the final file holds. Checkpoints
 and resuming work as in stage 1 (``runtime.py``): every epoch's randomness comes from
-(seed, epoch, rank), so a resumed run ends with the same weights as an uninterrupted one.
+(seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
 
 Run through Snakemake (rule train_diffusion), or directly, also under torchrun:
     torchrun --standalone --nproc_per_node=2 -m dabfusion.training.diffusion --config-json cfg.json ...
@@ -97,16 +97,19 @@ def build_unet(cfg: dict, meta: dict, cond_dim: int) -> tuple[UNet3D, UNet3DConf
 
 
 def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, g: torch.Generator,
-                   device, prediction: str = "eps") -> torch.Tensor:
+                   device, prediction: str = "eps", rows: slice | None = None,
+                   global_batch: int | None = None) -> torch.Tensor:
     """Eq. (6) on one batch, all randomness (t, noise, condition dropout) drawn from ``g``.
 
     ``prediction`` "eps" is the paper's loss; "v" or "x0" regress those instead (see the README).
+    Under DDP ``batch`` holds this rank's ``rows`` of a ``global_batch``: the randomness is drawn
+    for the whole global batch and sliced, so the ranks together compute one process's step.
     """
     a0 = batch["a0"]
-    b = a0.shape[0]
-    t = torch.randint(schedule.T, (b,), generator=g)
-    noise = torch.randn(a0.shape, generator=g)
-    drop = torch.rand(b, generator=g) < p_uncond
+    b, rows = global_batch or a0.shape[0], rows or slice(None)
+    t = torch.randint(schedule.T, (b,), generator=g)[rows]
+    noise = torch.randn((b, *a0.shape[1:]), generator=g)[rows]
+    drop = (torch.rand(b, generator=g) < p_uncond)[rows]
     a0, noise, t, drop = a0.to(device), noise.to(device), t.to(device), drop.to(device)
     beats = batch["beats"].to(device) if batch["beats"] is not None else None
     pred = net(schedule.q_sample(a0, t, noise), t, batch["z0"].to(device), batch["e"].to(device), beats, drop)
@@ -137,20 +140,21 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     if state is not None:
         start_epoch, history = state["epoch"] + 1, state["history"]
         log.info("resuming stage 2 from %s after epoch %d", ckpt_file, state["epoch"])
-    per_rank = max(1, cfg["batch_size"] // rt.world)
+    rows = rt.shard(cfg["batch_size"])
     steps = cfg["steps_per_epoch"] or max(1, len(data) // cfg["batch_size"])
     started, last = time.perf_counter(), start_epoch
     for epoch in range(start_epoch, cfg["epochs"]):
         if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
             break
-        g = epoch_generator(cfg["seed"], epoch, rt.rank)
+        g = epoch_generator(cfg["seed"], epoch)
         net.train()
         total, t0 = 0.0, time.perf_counter()
         for _ in tqdm(range(steps), desc=f"stage 2 epoch {epoch + 1}/{cfg['epochs']}",
                       disable=not (progress and rt.is_main), mininterval=10):
-            idx = torch.randint(len(data), (per_rank,), generator=g).tolist()
+            idx = torch.randint(len(data), (cfg["batch_size"],), generator=g).tolist()
             with rt.autocast():
-                loss = diffusion_loss(net, schedule, data.batch(idx), cfg["p_uncond"], g, rt.device, cfg["prediction"])
+                loss = diffusion_loss(net, schedule, data.batch(idx[rows]), cfg["p_uncond"], g, rt.device,
+                                      cfg["prediction"], rows, cfg["batch_size"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["grad_clip"]:

@@ -46,15 +46,18 @@ class FramePairs:
             self._open[i] = np.load(self.files[i], mmap_mode="r")
         return self._open[i]
 
-    def batch(self, n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(n, 3, S, S) reference and driving frames in [0, 1], drawn with ``g``."""
+    def batch(self, n: int, g: torch.Generator, rows: slice | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reference and driving frames (n, 3, S, S) in [0, 1], drawn with ``g``; only ``rows``
+        of them are loaded and returned (DDP: every rank draws all n, keeps its share)."""
         vids = torch.randint(len(self.files), (n,), generator=g).tolist()
-        refs, dris = [], []
+        picks = []
         for v in vids:
             length = self.lengths[v]
             a = int(torch.randint(length, (1,), generator=g))
             lo, hi = max(0, a - self.max_gap), min(length - 1, a + self.max_gap)
-            b = int(torch.randint(lo, hi + 1, (1,), generator=g))
+            picks.append((v, a, int(torch.randint(lo, hi + 1, (1,), generator=g))))
+        refs, dris = [], []
+        for v, a, b in picks[rows or slice(None)]:
             f = self.frames(v)
             refs.append(f[a])
             dris.append(f[b])
@@ -97,22 +100,22 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
     if state is not None:
         start_epoch, history = state["epoch"] + 1, state["history"]
         log.info("resuming stage 1 from %s after epoch %d", ckpt_file, state["epoch"])
-    per_rank = max(1, cfg["batch_size"] // rt.world)
+    rows = rt.shard(cfg["batch_size"])
     steps = cfg["steps_per_epoch"]
     started = time.perf_counter()
     last = start_epoch
     for epoch in range(start_epoch, cfg["epochs"]):
         if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
             break
-        g = epoch_generator(cfg["seed"], epoch, rt.rank)
+        g = epoch_generator(cfg["seed"], epoch)
         net.train()
         sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0, "occlusion": 0.0}
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"stage 1 epoch {epoch + 1}/{cfg['epochs']}", disable=not (progress and rt.is_main),
                    mininterval=10)
         for _ in bar:
-            ref, dri = (t.to(rt.device) for t in pairs.batch(per_rank, g))
-            theta = random_affine(per_rank, cfg["equivariance_strength"], g, rt.device)
+            ref, dri = (t.to(rt.device) for t in pairs.batch(cfg["batch_size"], g, rows))
+            theta = random_affine(cfg["batch_size"], cfg["equivariance_strength"], g, rt.device)[rows]
             with rt.autocast():
                 res = net(ref, dri)
                 out = res["out"].float()

@@ -2,8 +2,10 @@
 
 DDP: launched with ``torchrun --nproc_per_node=N`` the environment carries RANK, WORLD_SIZE
 and LOCAL_RANK; ``Runtime.start`` joins the process group (NCCL on GPUs, gloo on the CPU).
-Each rank draws its own share of every batch from a generator seeded by (seed, epoch, rank),
-gradients are averaged by DDP, and rank 0 alone writes files.
+Every rank draws the randomness of the *whole* global batch (examples, noise, timesteps) from
+the same generator, seeded by (seed, epoch), and computes its own rows of it (``shard``); DDP
+averages the gradients. So N processes take the same steps as one process with the same
+global batch, up to float summation order (tests/test_ddp.py). Rank 0 alone writes files.
 
 Checkpoints: the training state (model, optimiser, scheduler, epoch, history) is saved with
 ``torch.save`` after every epoch, atomically, and read back with ``weights_only=True``. All
@@ -80,6 +82,14 @@ class Runtime:
             return DistributedDataParallel(model, device_ids=ids)
         return model
 
+    def shard(self, global_batch: int) -> slice:
+        """This rank's rows of a global batch (equal shares: the batch must divide by the world)."""
+        if global_batch % self.world:
+            raise ValueError(f"batch_size {global_batch} does not divide among {self.world} processes; "
+                             f"use a multiple of {self.world} (the global batch is split evenly)")
+        per = global_batch // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
@@ -96,8 +106,9 @@ class Runtime:
             dist.destroy_process_group()
 
 
-def epoch_generator(seed: int, epoch: int, rank: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(hash((seed, epoch, rank)) % (2**62))
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """All randomness of one epoch, the same on every rank (each takes its ``Runtime.shard``)."""
+    return torch.Generator().manual_seed(hash((seed, epoch, 0)) % (2**62))
 
 
 def save_state(path: Path, state: dict) -> None:
