@@ -37,22 +37,6 @@ def kinematic_beats(keypoints: np.ndarray, fps: float, order_seconds: float = 10
     return idx / float(fps)
 
 
-def prepare_beat_tracker() -> None:
-    """Run librosa's beat tracker once on two seconds of noise, before laion-clap is imported.
-
-    Why: with numpy 2.4 and numba 0.68, librosa 0.11's beat-tracking gufuncs were seen to call
-    a null loop (SIGSEGV in numpy's generic_wrapped_legacy_loop) when first used after
-    laion-clap and torch were imported in the same process, depending on the memory layout
-    (it came and went with the path of the checkout). Used first, they kept working. Every
-    job that tracks beats calls this first (scripts/_setup.py), and so does `generate`.
-    """
-    import librosa
-
-    noise = np.random.default_rng(0).standard_normal(2 * 22050)
-    for dtype in (np.float32, np.float64):
-        librosa.beat.beat_track(y=noise.astype(dtype), sr=22050)
-
-
 def music_beats(samples: np.ndarray, sample_rate: int, start_bpm: float | None = None) -> tuple[float, np.ndarray]:
     """(tempo in BPM, beat times in s) from librosa's beat tracker.
 

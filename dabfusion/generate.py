@@ -297,12 +297,9 @@ def generate(image: Path, music: Path, bundle_dir: Path, out: Path, seconds: flo
     from .io import write_video
     from .music.audio import load_music
 
-    from .beats import prepare_beat_tracker
-
     if method not in ("anchored", "last_frame"):
         raise DataError(f"unknown chaining {method!r}; use anchored or last_frame")
     times, t0 = {}, time.perf_counter()
-    prepare_beat_tracker()  # before laion-clap is imported (see there)
     bundle = load_bundle(bundle_dir)
     out = Path(out)
     if out.suffix.lower() != ".mp4":

@@ -12,12 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dabfusion.logs import setup_logging  # noqa: E402
 
 
-def start(snakemake, beats: bool = False) -> None:
-    """Route logs; ``beats``: the job tracks beats with librosa (see beats.prepare_beat_tracker)."""
-    if beats:
-        from dabfusion.beats import prepare_beat_tracker
-
-        prepare_beat_tracker()
+def start(snakemake) -> None:
     setup_logging(snakemake.log[0])
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 import _setup  # noqa: E402
 
-_setup.start(snakemake, beats=True)  # noqa: F821
+_setup.start(snakemake)  # noqa: F821
 from dabfusion.io import write_table_atomic  # noqa: E402
 from dabfusion.synth.preview import beats_figure, check_table, stills_figure  # noqa: E402
 

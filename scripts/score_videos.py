@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 import _setup  # noqa: E402
 
-_setup.start(snakemake, beats=True)  # noqa: F821
+_setup.start(snakemake)  # noqa: F821
 import torch  # noqa: E402
 
 from dabfusion.evaluate import load_scorers, score_method  # noqa: E402
