@@ -5,7 +5,8 @@ and LOCAL_RANK; ``Runtime.start`` joins the process group (NCCL on GPUs, gloo on
 Every rank draws the randomness of the *whole* global batch (examples, noise, timesteps) from
 the same generator, seeded by (seed, epoch), and computes its own rows of it (``shard``); DDP
 averages the gradients. So N processes take the same steps as one process with the same
-global batch, up to float summation order (tests/test_ddp.py). Rank 0 alone writes files.
+global batch, up to float summation order (the ddp tests in tests/test_lfae.py and
+tests/test_diffusion.py). Rank 0 alone writes files.
 
 Checkpoints: the training state (model, optimiser, scheduler, epoch, history) is saved with
 ``torch.save`` after every epoch, atomically, and read back with ``weights_only=True``. All
