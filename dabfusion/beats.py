@@ -1,4 +1,4 @@
-"""Music beats (librosa) and kinematic beats (speed minima of 2D keypoints).
+"""Music beats (librosa's tracker, in numpy: beat_tracker.py) and kinematic beats (speed minima of 2D keypoints).
 
 Kinematic beats follow FACT's Beat Alignment Score code (reference/metrics.md): the speed
 envelope is the SUM over joints of the per-frame displacement, and beats are its local
@@ -38,17 +38,16 @@ def kinematic_beats(keypoints: np.ndarray, fps: float, order_seconds: float = 10
 
 
 def music_beats(samples: np.ndarray, sample_rate: int, start_bpm: float | None = None) -> tuple[float, np.ndarray]:
-    """(tempo in BPM, beat times in s) from librosa's beat tracker.
+    """(tempo in BPM, beat times in s): librosa's beat tracker, computed by our numpy copy of it.
 
-    ``start_bpm`` is librosa's tempo prior (FACT passes the track's nominal tempo); None
-    keeps librosa's default, which is how a user's unknown music is analysed.
+    ``start_bpm`` is the tracker's tempo prior (FACT passes the track's nominal tempo); None
+    keeps librosa's default of 120, which is how a user's unknown music is analysed. Never
+    librosa's own numba gufuncs: they crashed after laion-clap's import (see beat_tracker.py).
     """
-    import librosa
+    from .beat_tracker import beat_track
 
-    kwargs = {} if start_bpm is None else {"start_bpm": float(start_bpm)}
-    tempo, beats = librosa.beat.beat_track(y=np.asarray(samples, dtype=np.float32), sr=sample_rate,
-                                           units="time", **kwargs)
-    return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.float64)
+    return beat_track(np.asarray(samples, dtype=np.float32), int(sample_rate),
+                      start_bpm=120.0 if start_bpm is None else float(start_bpm))
 
 
 def nearest_distance(times: np.ndarray, reference: np.ndarray) -> np.ndarray:

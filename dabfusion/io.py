@@ -233,9 +233,12 @@ def write_video(
             vstream = container.add_stream("libx264", rate=fps)
             vstream.width, vstream.height = w, h
             vstream.pix_fmt = "yuv420p"
-            # one encoder thread: x264's output then depends on nothing but the frames (with
-            # automatic threads, a loaded machine produced different bytes for the same frames)
-            vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            # The same frames must give the same bytes. One encoder thread (automatic threads
+            # gave other bytes under load), and no macroblock-tree rate control: with it, x264's
+            # assembly gave other bytes for the same frames now and then (6-10 distinct files in
+            # 40 encodes of a 192x108 clip on a loaded AVX-512 machine, none with mbtree=0 or
+            # asm=0; widths of 16 macroblocks were stable), and it costs nothing here.
+            vstream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
             vstream.codec_context.time_base = Fraction(1, fps)
             astream = None
             if audio is not None:

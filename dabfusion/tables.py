@@ -16,6 +16,7 @@ seeds, sampler and steps, and which feature extractors were seeded random inits.
 from __future__ import annotations
 
 import json
+import os
 import logging
 from pathlib import Path
 
@@ -192,7 +193,8 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
         "pretrained": flags,
         "sampler": {m: f"{d.sampler.iloc[0]}, {int(d.steps.iloc[0])} steps" for m, d in manifests.items()},
         "seeds": {m: [int(x) for x in d.seed] if "seed" in d else None for m, d in manifests.items()},
-        "methods": {m: str(p) for m, p in per_video.items()},
+        # relative to the table, so one commit's sidecars are the same bytes in every folder
+        "methods": {m: os.path.relpath(p, Path(out_csv).parent) for m, p in per_video.items()},
     }
     table = table.assign(**{f"{k}": v for k, v in {"synthetic_data": source == "synthetic",
                                                     "random_init": ";".join(random_init)}.items()})

@@ -191,3 +191,39 @@ def test_smoke_run_end_to_end(tmp_path):
         assert (video.width, video.height) == (64, 64) and round(float(video.average_rate)) == 15
         assert frames == 45 and len(container.streams.audio) == 1  # 3 s at 15 fps, with the music
     assert "person found by the plain-background detector" in res.stderr
+
+
+@pytest.mark.slow
+def test_same_commit_same_tables_after_a_kill_during_stage_2(tmp_path):
+    """Two runs of the smoke Table 1 in two folders give byte-identical tables, and so does a run
+    killed with SIGKILL during stage-2 training and resumed (`--unlock`, then `--rerun-incomplete`)."""
+    import os
+    import signal
+    import time
+
+    def args(folder):  # three stage-2 epochs, so a kill can land between two checkpoints
+        return [f"{folder}/results/table1.csv", "--cores", "2", "--configfile", "presets/smoke.yaml",
+                "--config", f"data_dir={folder}/data", f"results_dir={folder}/results",
+                "diffusion={epochs: 3, steps_per_epoch: 6}"]
+
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    res = run(args(clean), timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    proc = subprocess.Popen(SNAKEMAKE + args(killed), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    ckpt, model = killed / "results/models/diffusion/base/checkpoint.pt", \
+        killed / "results/models/diffusion/base/model.safetensors"
+    deadline = time.monotonic() + 1200
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started
+    proc.wait()
+    assert ckpt.exists() and not model.exists(), "the kill did not land during stage-2 training"
+    assert run(["--unlock", *args(killed)]).returncode == 0
+    res = run(["--rerun-incomplete", *args(killed)], timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "resuming stage 2" in (killed / "results/logs/train_diffusion_base.log").read_text()
+    tables = sorted(p.name for p in (clean / "results").glob("table1.*") if p.suffix in (".csv", ".md", ".json"))
+    assert "table1.csv" in tables
+    for name in tables:
+        assert (killed / "results" / name).read_bytes() == (clean / "results" / name).read_bytes(), name

@@ -13,7 +13,8 @@ AV-Align (Yariv et al., AAAI 2024; ``av_align.py`` of their TempoTokens code)
   copies differ (no threshold, ``> 0.1``, ``>= 0.1``); we follow metrics.md (``>= 0.1``). The
   floor is absolute (pixels / frame, mean over the whole frame): on small frames with a small
   dancer (the 192x108 synthetic videos) some videos have no video peak at all.
-- ``audio_peaks``: ``librosa.onset.onset_strength`` + ``onset_detect`` at 22,050 Hz mono, as
+- ``audio_peaks``: librosa's ``onset_strength`` + ``onset_detect`` (our numpy copy in
+  ``beat_tracker.py``, identical frames) at 22,050 Hz mono, as
   ``librosa.load`` would give (other rates are resampled with librosa's default ``soxr_hq``,
   which is what ``librosa.load`` uses). CHOICE: with ``duration``, peaks at or after the
   video's end are dropped (the reference keeps them, so an audio longer than the video lowers
@@ -154,14 +155,13 @@ def audio_peaks(samples: np.ndarray, sample_rate: int, duration: float | None = 
 
     With ``duration`` (s), onsets at or after it are dropped (see the module docstring).
     """
-    import librosa
+    from ..beat_tracker import HOP, onset_detect, onset_strength
 
     y = _mono_at(samples, sample_rate, AUDIO_RATE)
     if len(y) == 0:
         return np.zeros(0)
-    env = librosa.onset.onset_strength(y=y, sr=AUDIO_RATE)
-    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=AUDIO_RATE)
-    times = np.asarray(librosa.frames_to_time(onsets, sr=AUDIO_RATE), dtype=np.float64)
+    onsets = onset_detect(onset_strength(y, AUDIO_RATE), AUDIO_RATE)
+    times = onsets * HOP / float(AUDIO_RATE)
     return times if duration is None else times[times < duration]
 
 

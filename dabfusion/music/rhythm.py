@@ -1,6 +1,6 @@
 """Rhythm features e_b: librosa beats of a track, laid onto the frames of a clip.
 
-Per track (``track_rhythm``): librosa's onset-strength envelope, beat times and tempo
+Per track (``track_rhythm``): librosa's onset-strength envelope (our numpy copy, beat_tracker.py), beat times and tempo
 (default librosa settings, 22,050 Hz, hop 512), and an estimated downbeat phase.
 
 Per clip (``clip_rhythm``): a (N, RHYTHM_DIM) matrix, one row per video frame of the clip,
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..beat_tracker import onset_strength
 from ..beats import music_beats
 
 RHYTHM_COLUMNS = ("beat", "downbeat", "onset", "phase_sin", "phase_cos", "tempo")
@@ -43,9 +44,7 @@ class TrackRhythm:
 
 
 def track_rhythm(samples: np.ndarray, sample_rate: int) -> TrackRhythm:
-    import librosa
-
-    env = librosa.onset.onset_strength(y=np.asarray(samples, np.float32), sr=sample_rate, hop_length=HOP)
+    env = onset_strength(np.asarray(samples, np.float32), sample_rate, HOP)
     tempo, beats = music_beats(samples, sample_rate)
     # downbeat estimate: the beat phase (mod 4) whose beats carry the most onset energy
     if len(beats) >= BEATS_PER_BAR:
