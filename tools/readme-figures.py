@@ -1,0 +1,68 @@
+"""Write the README's figures of the default run from its tables, never by hand.
+
+    .venv/bin/python tools/readme-figures.py RESULTS_DIR            print the block
+    .venv/bin/python tools/readme-figures.py RESULTS_DIR --write    replace it in README.md
+
+The block sits between the two markers below in README.md; RESULTS_DIR is a finished default
+run's results folder (``snakemake --cores 2`` on a clean checkout). The commit comes from the
+checkout that holds RESULTS_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+BEGIN, END = "<!-- figures of the default run: begin -->", "<!-- figures of the default run: end -->"
+
+
+def block(results: Path) -> str:
+    if not (results / "table1.csv").exists():
+        raise SystemExit(f"{results}: no table1.csv; point this at a finished default run's results (make demo)")
+    t1 = pd.read_csv(results / "table1.csv").set_index("method")
+    meta = json.loads((results / "table1.json").read_text())
+    runtimes = pd.read_csv(results / "runtimes.csv") if (results / "runtimes.csv").exists() else None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=results, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        commit = "unknown"
+    random_init = sorted(k for k, v in meta["pretrained"].items() if v is False)
+    fvd = ", ".join(f"{name} {t1.loc[m, 'fvd']:.3f}" for m, name in
+                    (("base", "DabFusion"), ("static", "static"), ("retrieval", "retrieval")) if m in t1.index)
+    lines = [BEGIN,
+             f"- The default run of commit {commit} ({meta['videos']} test clips of {meta['frames']} frames, "
+             f"{meta['source']} data; random init: {', '.join(random_init) or 'none'}), `results/table1.csv`: "
+             f"FVD {fvd}."]
+    if runtimes is not None and "seconds" in runtimes:
+        lines.append(f"  Summed job time {runtimes['seconds'].sum() / 60:.1f} min (`results/runtimes.csv`).")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--write", action="store_true", help="replace the block in README.md")
+    args = ap.parse_args()
+    text = block(args.results.resolve())
+    if not args.write:
+        print(text)
+        return
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    old = readme.read_text()
+    if BEGIN not in old or END not in old:
+        raise SystemExit(f"{readme}: no figures block ({BEGIN} ... {END}) to replace")
+    new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+    tmp = readme.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    tmp.replace(readme)
+    print(f"wrote the figures of {args.results} into {readme}")
+
+
+if __name__ == "__main__":
+    main()
