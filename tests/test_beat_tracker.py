@@ -129,10 +129,22 @@ with tempfile.TemporaryDirectory() as d:
     peaks_44k = audio_peaks(librosa.resample(y, orig_sr=sr, target_sr=44100), 44100)
     from dabfusion.config import validate_config
     mcfg = {**validate_config({})["music"], "weights_dir": d}  # no weights there: seeded random inits
-    clap, w2c, rh = song_windows(y, sr, [0.0, 2.0], 16, 15.0, mcfg, load_backbones(mcfg))
+    backbones = load_backbones(mcfg)
+    clap, w2c, rh = song_windows(y, sr, [0.0, 2.0], 16, 15.0, mcfg, backbones)
+    # the scoring paths: CS's Wav2CLIP embedding, AV-Align on stereo 44.1 kHz, librosa.load of a user's file
+    from pathlib import Path
+    import soundfile
+    from dabfusion.evaluate import _read_music
+    from dabfusion.metrics.clip_score import music_embedding
+    cs_music = music_embedding(backbones[1], y, sr)
+    stereo = np.stack([y, y]).repeat(2, axis=1)[:, : 2 * len(y)]
+    peaks_stereo = audio_peaks(stereo, 44100)
+    soundfile.write(os.path.join(d, "song.flac"), y, sr)
+    loaded, loaded_sr = _read_music(Path(d) / "clip.mp4", Path(d) / "song.flac")
 json.dump({"calls": calls, "controls": controls, "tempo": tempo, "beats": list(beats), "truth": list(track.beat_times),
            "eval_beats": list(eval_beats), "rhythm_beats": list(rhythm.beats), "peaks": len(peaks),
-           "peaks_44k": len(peaks_44k), "clap": list(clap.shape), "beat_column_max": float(rh.reshape(-1, 6)[:, 0].max())},
+           "peaks_44k": len(peaks_44k), "peaks_stereo": len(peaks_stereo),
+           "cs_music": list(cs_music.shape), "loaded": [len(loaded), loaded_sr], "clap": list(clap.shape), "beat_column_max": float(rh.reshape(-1, 6)[:, 0].max())},
           open(sys.argv[1], "w"))
 """
 
@@ -154,4 +166,5 @@ def test_no_numba_ufunc_runs_on_any_music_path_after_laion_clap(tmp_path):
     assert f_measure(np.asarray(r["eval_beats"]), truth) >= 0.95
     assert r["rhythm_beats"] == r["beats"]
     assert r["peaks"] >= 12 and abs(r["peaks_44k"] - r["peaks"]) <= 2
+    assert abs(r["peaks_stereo"] - r["peaks"]) <= 2 and r["cs_music"] == [512] and r["loaded"] == [12 * 22050, 22050]
     assert r["clap"][0] == 2 and r["beat_column_max"] > 0.9

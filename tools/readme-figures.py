@@ -31,15 +31,19 @@ def block(results: Path) -> str:
                                 text=True, check=True).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
         commit = "unknown"
-    random_init = sorted(k for k, v in meta["pretrained"].items() if v is False)
+    random_init = sorted(k.removesuffix("_pretrained") for k, v in meta["pretrained"].items() if v is False)
+    frames = meta["frames"].get("base") if isinstance(meta["frames"], dict) else meta["frames"]
     fvd = ", ".join(f"{name} {t1.loc[m, 'fvd']:.3f}" for m, name in
                     (("base", "DabFusion"), ("static", "static"), ("retrieval", "retrieval")) if m in t1.index)
     lines = [BEGIN,
-             f"- The default run of commit {commit} ({meta['videos']} test clips of {meta['frames']} frames, "
-             f"{meta['source']} data; random init: {', '.join(random_init) or 'none'}), `results/table1.csv`: "
-             f"FVD {fvd}."]
-    if runtimes is not None and "seconds" in runtimes:
-        lines.append(f"  Summed job time {runtimes['seconds'].sum() / 60:.1f} min (`results/runtimes.csv`).")
+             f"- The default run of commit {commit} ({meta['videos']} test clips of {frames} frames, "
+             f"{meta['source']} data; seeded random init: {', '.join(random_init) or 'none'}), "
+             f"`results/table1.csv`: FVD {fvd}."]
+    if runtimes is not None:
+        wall = runtimes[runtimes.job.str.startswith("WALL")]
+        if len(wall):
+            lines.append(f"  Benchmarked jobs spanned {float(wall.seconds.iloc[0]) / 60:.1f} min of wall time "
+                         "(`results/runtimes.csv`).")
     lines.append(END)
     return "\n".join(lines)
 
