@@ -32,6 +32,7 @@ N_MELS = 128
 TIGHTNESS = 100.0
 TEMPOGRAM_SECONDS = 8.0
 MAX_TEMPO = 320.0
+BLOCK_FRAMES = 1024  # STFT frames per block (16 MB of float64 frames)
 
 
 def _tiny(x: np.ndarray) -> float:
@@ -47,8 +48,11 @@ def power_spectrogram(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.n
     n_frames = 1 + (len(padded) - n_fft) // hop
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]  # (T, n_fft)
     window = get_window("hann", n_fft, fftbins=True)  # float64, as librosa multiplies
-    spec = np.fft.rfft(frames * window, axis=-1).astype(np.complex64)  # (T, F)
-    return (np.abs(spec) ** 2).T
+    power = np.empty((1 + n_fft // 2, n_frames), dtype=np.float32)
+    for s in range(0, n_frames, BLOCK_FRAMES):  # in blocks: a long song's float64 frames would take GBs
+        spec = np.fft.rfft(frames[s:s + BLOCK_FRAMES] * window, axis=-1).astype(np.complex64)  # (t, F)
+        power[:, s:s + BLOCK_FRAMES] = (np.abs(spec) ** 2).T
+    return power
 
 
 def onset_strength(y: np.ndarray, sr: int, hop: int = HOP, aggregate=np.mean) -> np.ndarray:
