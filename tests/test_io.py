@@ -114,3 +114,22 @@ def test_same_frames_and_music_give_the_same_mp4_bytes(tmp_path):
         write_video(tmp_path / f"v{i}.mp4", frames, 15, audio=audio, sample_rate=22050, crf=23)
         digests.add(hashlib.sha256((tmp_path / f"v{i}.mp4").read_bytes()).hexdigest())
     assert len(digests) == 1, f"{len(digests)} different files from the same frames"
+
+
+def test_safetensors_bytes_do_not_depend_on_the_process(tmp_path):
+    """safetensors orders its metadata by a per-process hash; ours is sorted, so a checkpoint's
+    SHA-256 (the provenance every later stage checks) is the same in every run."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    script = ("import sys, torch; from dabfusion.io import write_safetensors_atomic; "
+              "write_safetensors_atomic(sys.argv[1], {'b': torch.arange(6.).reshape(2, 3), 'a': torch.ones(4)}, "
+              "{k: 'v' * i for i, k in enumerate('config epochs lfae kind beat seed'.split())})")
+    files = [tmp_path / f"w{i}.safetensors" for i in range(4)]
+    for f in files:
+        subprocess.run([sys.executable, "-c", script, str(f)], check=True)
+    assert len({f.read_bytes() for f in files}) == 1
+    state = load_file(str(files[0]))
+    assert state["b"].tolist() == [[0, 1, 2], [3, 4, 5]] and state["a"].tolist() == [1, 1, 1, 1]

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from ..aist import GENRES
 from ..frames import load_clip
-from ..io import atomic_path, write_table_atomic
+from ..io import write_safetensors_atomic, write_table_atomic
 from .adapters import TrainSettings, genre_accuracy, retrieval_accuracy, train_movement, train_style
 from .audio import resample
 from .backbones import embed, load_clap, load_wav2clip
@@ -175,8 +175,6 @@ def _settings(mcfg: dict) -> TrainSettings:
 def train_adapters(clips_file: Path, windows_file: Path, motion_file: Path, mcfg: dict,
                    out_style: Path, out_movement: Path, out_eval: Path) -> pd.DataFrame:
     """Fit both adapters on training music, measure them and their linear baselines on test music."""
-    from safetensors.torch import save_file
-
     s = _settings(mcfg)
     clips = with_window_ids(pd.read_parquet(clips_file))
     win, _ = read_vectors(windows_file)
@@ -215,9 +213,8 @@ def train_adapters(clips_file: Path, windows_file: Path, motion_file: Path, mcfg
     table["note"] = np.where(table.backbone_pretrained, "",
                              "backbone is a seeded random init (no pretrained weights); synthetic data")
     for model, path in ((style, out_style), (movement, out_movement)):
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp),
-                      metadata={"kind": type(model).__name__, "config": json.dumps(mcfg["adapters"])})
+        write_safetensors_atomic(path, model.state_dict(),
+                                 {"kind": type(model).__name__, "config": json.dumps(mcfg["adapters"])})
     write_table_atomic(out_eval, table)
     log.info("adapter evaluation:\n%s", table.to_string(index=False))
     return table

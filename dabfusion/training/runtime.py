@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..io import atomic_path
+from ..io import atomic_path, write_safetensors_atomic
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +160,8 @@ def load_resumable(path: Path, fingerprint: str, targets: list) -> dict | None:
 
 def save_weights(path: Path, model: torch.nn.Module, config: dict, extra: dict | None = None) -> None:
     """Weights as safetensors; the model config (and provenance) as JSON in the metadata."""
-    from safetensors.torch import save_file
-
     meta = {"config": json.dumps(config), **{k: json.dumps(v) for k, v in (extra or {}).items()}}
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
+    write_safetensors_atomic(path, model.state_dict(), meta)
 
 
 def load_weights(path: Path) -> tuple[dict, dict]:
