@@ -1,4 +1,4 @@
-"""Music beats (librosa's tracker, in numpy: beat_tracker.py) and kinematic beats (speed minima of 2D keypoints).
+"""Music beats (librosa's tracker in numpy, beat_tracker.py) and kinematic beats (speed minima).
 
 Kinematic beats follow FACT's Beat Alignment Score code (reference/metrics.md): the speed
 envelope is the SUM over joints of the per-frame displacement, and beats are its local

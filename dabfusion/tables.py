@@ -16,8 +16,8 @@ seeds, sampler and steps, and which feature extractors were seeded random inits.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 from pathlib import Path
 
 import numpy as np

@@ -1,7 +1,8 @@
 """Rhythm features e_b: librosa beats of a track, laid onto the frames of a clip.
 
-Per track (``track_rhythm``): librosa's onset-strength envelope (our numpy copy, beat_tracker.py), beat times and tempo
-(default librosa settings, 22,050 Hz, hop 512), and an estimated downbeat phase.
+Per track (``track_rhythm``): librosa's onset-strength envelope, beat times and tempo (our
+numpy copy of librosa, ``beat_tracker.py``; default settings, 22,050 Hz, hop 512), and an
+estimated downbeat phase.
 
 Per clip (``clip_rhythm``): a (N, RHYTHM_DIM) matrix, one row per video frame of the clip,
 so the model can place motion on beats frame by frame. Frame k of a clip whose music window
