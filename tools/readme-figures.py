@@ -4,8 +4,8 @@
     .venv/bin/python tools/readme-figures.py RESULTS_DIR --write    replace it in README.md
 
 The block sits between the two markers below in README.md; RESULTS_DIR is a finished default
-run's results folder (``snakemake --cores 2`` on a clean checkout). The commit comes from the
-checkout that holds RESULTS_DIR.
+run's results folder (``make demo`` on a fresh clone). The commit named is the current HEAD of
+the checkout that holds RESULTS_DIR: run this before that checkout moves on.
 """
 
 from __future__ import annotations
