@@ -67,29 +67,6 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def write_safetensors_atomic(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
-    """torch tensors (and string metadata) as a safetensors file, the same bytes for the same content.
-
-    safetensors writes its header's metadata in hash-map order, which changes from process to
-    process; the header is rewritten here with sorted keys (same length, so the tensors' byte
-    offsets stay valid).
-    """
-    import struct
-
-    from safetensors.torch import save
-
-    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", None)
-    ordered = ({"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}) | dict(sorted(header.items()))
-    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode()
-    if len(text) <= n:  # else keep safetensors' own header (never seen: the same content, reordered)
-        blob = blob[:8] + text + b" " * (n - len(text)) + blob[8 + n:]
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(blob)
-
-
 def write_table_atomic(path: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV or Parquet (chosen by suffix), atomically."""
     path = Path(path)

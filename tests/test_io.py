@@ -124,7 +124,7 @@ def test_safetensors_bytes_do_not_depend_on_the_process(tmp_path):
 
     from safetensors.torch import load_file
 
-    script = ("import sys, torch; from dabfusion.io import write_safetensors_atomic; "
+    script = ("import sys, torch; from dabfusion.checkpoints import write_safetensors_atomic; "
               "write_safetensors_atomic(sys.argv[1], {'b': torch.arange(6.).reshape(2, 3), 'a': torch.ones(4)}, "
               "{k: 'v' * i for i, k in enumerate('config epochs lfae kind beat seed'.split())})")
     files = [tmp_path / f"w{i}.safetensors" for i in range(4)]

@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from ..aist import GENRES
 from ..frames import load_clip
-from ..io import write_safetensors_atomic, write_table_atomic
+from ..checkpoints import write_safetensors_atomic
+from ..io import write_table_atomic
 from .adapters import TrainSettings, genre_accuracy, retrieval_accuracy, train_movement, train_style
 from .audio import resample
 from .backbones import embed, load_clap, load_wav2clip

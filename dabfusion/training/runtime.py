@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..io import atomic_path, write_safetensors_atomic
+from ..checkpoints import write_safetensors_atomic
+from ..io import atomic_path
 
 log = logging.getLogger(__name__)
 
