@@ -19,21 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dabfusion.metrics.alignment import SIGMA_SECONDS, mm_align, video_kinematic_beats, video_motion_envelope
+from dabfusion.metrics.alignment import (SIGMA_SECONDS, mm_align, shifted_half_period, video_kinematic_beats,
+                                        video_motion_envelope)
 
 
 def clip_frames(row, method: str) -> np.ndarray:
     if method == "gt":
         return np.asarray(np.load(row.frames_file, mmap_mode="r")[row.start_frame:row.start_frame + row.n_frames])
     return np.load(row.generated_frames)
-
-
-def shifted_half_period(beats: np.ndarray) -> np.ndarray:
-    """Each beat moved half of its following interval later (the last by the median period)."""
-    if len(beats) < 2:
-        return beats
-    gaps = np.diff(beats)
-    return beats + 0.5 * np.append(gaps, np.median(gaps))
 
 
 def diagnose(results: Path, data: Path) -> pd.DataFrame:

@@ -36,7 +36,8 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def _fill_defaults(schema: dict, value):
-    if schema.get("type") == "object" and isinstance(value, dict):
+    types = schema.get("type")
+    if (types == "object" or (isinstance(types, list) and "object" in types)) and isinstance(value, dict):
         for key, sub in schema.get("properties", {}).items():
             if key not in value and "default" in sub:
                 value[key] = copy.deepcopy(sub["default"])
@@ -101,6 +102,11 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e, schema) for e in errors))
+    variants = cfg.get("diffusion", {}).get("variants")
+    if isinstance(variants, dict):  # a preset drops a variant of config.yaml by setting it to null
+        cfg["diffusion"]["variants"] = {k: v for k, v in variants.items() if v is not None}
+        if not cfg["diffusion"]["variants"]:
+            raise ConfigError("config key diffusion.variants: every variant was set to null; keep at least one")
     return cfg
 
 

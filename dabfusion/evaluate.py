@@ -30,7 +30,7 @@ from .io import DataError, atomic_path, write_json_atomic, write_table_atomic
 log = logging.getLogger(__name__)
 
 QUALITY = ["psnr", "ssim", "lpips"]
-ALIGNMENT = ["cs", "mm_align", "av_align"]
+ALIGNMENT = ["cs", "mm_align", "mm_align_shifted", "av_align"]
 
 
 @dataclass
@@ -96,7 +96,7 @@ def score_video(sc: Scorers, frames: np.ndarray, fps: float, audio: np.ndarray, 
     ``reference`` (the ground truth of the same clip) adds PSNR, SSIM and LPIPS; the frame
     counts must match (a shorter video is scored on the common frames, and says so).
     """
-    from .metrics.alignment import av_align, mm_align, video_kinematic_beats
+    from .metrics.alignment import av_align, mm_align, shifted_half_period, video_kinematic_beats
     from .metrics.clip_score import clip_score, music_embedding
     from .metrics.image import psnr, ssim, to_tensor
 
@@ -112,6 +112,7 @@ def score_video(sc: Scorers, frames: np.ndarray, fps: float, audio: np.ndarray, 
     kin = video_kinematic_beats(frames, fps)
     row["kinematic_beats"] = len(kin)
     row["mm_align"] = mm_align(kin, music_beat_times, sigma_seconds=sc.sigma_seconds)
+    row["mm_align_shifted"] = mm_align(kin, shifted_half_period(music_beat_times), sigma_seconds=sc.sigma_seconds)
     row["av_align"] = av_align(frames, fps, audio, sample_rate)
     return row
 

@@ -73,7 +73,8 @@ def export_bundle(out_dir: Path, files: dict[str, Path], clips_file: Path, fps: 
 
     from .person import camera_background, measure_placement
 
-    views = training_views(pd.read_parquet(clips_file))
+    clips = pd.read_parquet(clips_file)
+    views = training_views(clips)
     backgrounds = {cam: camera_background(v) for cam, v in views.items()}
     placement = {cam: measure_placement(views[cam], backgrounds[cam]).__dict__ for cam in views}
     out_dir = Path(out_dir)
@@ -86,10 +87,23 @@ def export_bundle(out_dir: Path, files: dict[str, Path], clips_file: Path, fps: 
         Image.fromarray(img).save(out_dir / "backgrounds" / f"{cam}.png")
         names[f"background_{cam}"] = f"backgrounds/{cam}.png"
     meta = {"fps": fps, "image_size": image_size, "n_frames": n_frames, "music": music, "sampling": sampling,
-            "placement": placement, "cameras": sorted(backgrounds), "files": names}
+            "placement": placement, "cameras": sorted(backgrounds), "files": names,
+            "training_motion": training_motion(clips)}
     log.info("generator bundle: placement per camera %s", json.dumps(placement))
     write_json_atomic(out_dir / BUNDLE_FILE, meta)
     return out_dir / BUNDLE_FILE
+
+
+def training_motion(clips, max_clips: int = 40, seed: int = 0) -> float:
+    """Mean dancer speed (pixels / s, ``video_motion_envelope``) of up to ``max_clips`` training clips:
+    how much the dancers the model learned from move, the yardstick of Figure 6's motion."""
+    from .frames import load_clip
+    from .metrics.alignment import video_motion_envelope
+
+    train = clips[clips.split == "train"]
+    pick = train.iloc[np.random.default_rng(seed).permutation(len(train))[:max_clips]]
+    return float(np.mean([video_motion_envelope(load_clip(c.frames_file, int(c.start_frame), int(c.n_frames)), c.fps).mean()
+                          for c in pick.itertuples()]))
 
 
 def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
@@ -199,7 +213,7 @@ def chain_flows(sampler, ref, e, beats, scfg: dict, seed: int, starts: list[int]
         for w, start in enumerate(starts):
             zc = sampler.lfae.encode(cur.to(sampler.device))[-1]
             g = [torch.Generator().manual_seed(seed + w)]
-            video = sampler.render(cur, sampler.flows(zc, e[w:w + 1], beats[w:w + 1], scfg, g))[0]
+            video = sampler.render(cur, sampler.space.to_flows(sampler.flows(zc, e[w:w + 1], beats[w:w + 1], scfg, g)))[0]
             keep = video if w == 0 else video[1:]
             frames.append(keep)
             cur = torch.from_numpy(video[-1:]).permute(0, 3, 1, 2).float() / 255.0
@@ -214,9 +228,9 @@ def chain_flows(sampler, ref, e, beats, scfg: dict, seed: int, starts: list[int]
             overlap = a0.shape[2] - start
             given = torch.zeros(1, 3, n, *a0.shape[3:])
             given[:, :, :overlap] = a0[:, :, start:]
-            mask = torch.arange(n) < overlap
-            known = (given, mask)
-        out = sampler.flows(z0, e[w:w + 1], beats[w:w + 1], scfg, g, known=known).float().cpu()
+            mask = torch.arange(n) < overlap  # the model's space of the given frames depends on them alone
+            known = (sampler.space.to_model(given.to(sampler.device)), mask)
+        out = sampler.space.to_flows(sampler.flows(z0, e[w:w + 1], beats[w:w + 1], scfg, g, known=known)).float().cpu()
         a0 = out if a0 is None else torch.cat([a0, out[:, :, a0.shape[2] - start:]], dim=2)
         if progress:
             progress(1)

@@ -134,6 +134,7 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
     from tqdm import tqdm
 
     from .generate import Generator, dance_length, load_bundle, reference_frame
+    from .metrics.alignment import video_motion_envelope
 
     bundle = load_bundle(bundle_dir)
     generator = Generator(bundle, device=bundle.meta["sampling"].get("device", "auto"))
@@ -159,6 +160,10 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
                      "seconds": len(video) / fps, "windows": times["windows"],
                      "motion_seconds": round(times["motion"], 2), "render_seconds": round(times["render"], 2),
                      "mean_frame_change": float(np.abs(np.diff(video.astype(np.float32), axis=0)).mean()),
+                     # the dancer's speed against the training dancers' (>= 0.5: visibly dancing)
+                     "motion_vs_training": float(video_motion_envelope(video, fps).mean()
+                                                 / bundle.meta["training_motion"])
+                     if bundle.meta.get("training_motion") else None,
                      "video": str(out)})
         photo = Image.open(photos[dancer]).convert("RGB")
         photo = np.asarray(photo.resize((round(photo.width * s / photo.height), s), Image.LANCZOS))
@@ -169,8 +174,9 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
                                             for r in sheet], axis=0))
     draw = ImageDraw.Draw(strip)
     for k, r in enumerate(rows):
-        draw.text((2, k * (s + 14) + s + 1), f"{r['dancer']} (never seen) dancing to {r['track']}, camera {r['camera']}",
-                  fill=(0, 0, 0))
+        motion = "" if r["motion_vs_training"] is None else f", motion {r['motion_vs_training']:.2f} x training dancers'"
+        draw.text((2, k * (s + 14) + s + 1),
+                  f"{r['dancer']} (never seen) dancing to {r['track']}, camera {r['camera']}{motion}", fill=(0, 0, 0))
     with atomic_path(sheet_png) as tmp:
         strip.save(tmp, format="png")
     table = pd.DataFrame(rows)

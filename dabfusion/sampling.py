@@ -74,13 +74,15 @@ class DanceSampler:
         self.schedule = CosineSchedule(self.meta["timesteps"])
         self.n_frames = int(self.meta["n_frames"])
         self.prediction = self.meta.get("prediction", "eps")
+        self.space = target.TargetSpace.from_dict(self.meta.get("target_space"))  # a0 <-> what the model generates
 
     @torch.inference_mode()
     def flows(self, z0: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, generators,
               progress=None, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """z0 (B, C_z, h, w), e (B, D), beats (B, N, 6) -> a0 (B, 3, N, h, w).
+        """z0 (B, C_z, h, w), e (B, D), beats (B, N, 6) -> (B, 3, N, h, w) in the model's space.
 
-        ``known`` = (a0 (B, 3, N, h, w), frames (N,) bool): those frames are given, not sampled.
+        ``known`` = (a (B, 3, N, h, w) in the model's space, frames (N,) bool): those frames are
+        given, not sampled. ``self.space`` maps flows a0 to and from the model's space.
         """
         b, _, h, w = z0.shape
         z0, e, beats = z0.to(self.device), e.to(self.device), beats.to(self.device)
@@ -101,7 +103,8 @@ class DanceSampler:
 
     @torch.inference_mode()
     def render(self, ref: torch.Tensor, a0: torch.Tensor) -> np.ndarray:
-        """ref (B, 3, S, S) in [0, 1], a0 (B, 3, N, h, w) -> frames (B, N, S, S, 3) uint8."""
+        """ref (B, 3, S, S) in [0, 1], flows a0 (B, 3, N, h, w) (``self.space.to_flows`` of what ``flows``
+        gives) -> frames (B, N, S, S, 3) uint8."""
         grid, occ = target.decode(a0.to(self.device).float(), self.meta["flow_scale"])
         return render_flows(self.lfae, ref.to(self.device), grid, occ)
 
@@ -111,7 +114,7 @@ class DanceSampler:
         """Reference frames (B, 3, S, S) and their music -> (B, N, S, S, 3) uint8 videos."""
         z0 = self.lfae.encode(ref.to(self.device))[-1]
         gens = [torch.Generator().manual_seed(s) for s in seeds]
-        return self.render(ref, self.flows(z0, e, beats, scfg, gens, progress))
+        return self.render(ref, self.space.to_flows(self.flows(z0, e, beats, scfg, gens, progress)))
 
 
 def music_segment(music: pd.DataFrame, music_id: str, start: float, end: float) -> tuple[np.ndarray, int]:

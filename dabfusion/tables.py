@@ -6,6 +6,7 @@
     table4  the same per dance genre (every genre present)               CS 2D-MM AV-Align
     table5  N frames vs 2N frames (the paper's 40 vs 80)                 CS 2D-MM AV-Align FVD
     table6  without beats, with beats, frame-aligned rhythm (ours)       CS 2D-MM AV-Align FVD
+            (the variants present of: nobeat, globalbeat, base, framebeat)
 
 Every number comes from ``results/eval/{method}/per_video.csv`` (``evaluate.score_method``);
 FVD is computed here over the rows of each table row, against the ground truth of the same
@@ -29,16 +30,20 @@ log = logging.getLogger(__name__)
 
 LABELS = {"gt": "Ground Truth", "base": "DabFusion", "static": "Static (first frame)",
           "retrieval": "Retrieval (nearest music's motion)", "long": "DabFusion", "nobeat": "DabFusion",
-          "framebeat": "DabFusion + frame-aligned rhythm"}
+          "framebeat": "DabFusion + frame-aligned rhythm",
+          "globalbeat": "DabFusion, beats in e only (the paper's conditioning)"}
 QUALITY_COLS = ["fvd", "lpips", "psnr", "ssim"]
-ALIGN_COLS = ["cs", "mm_align", "av_align"]
+#: mm_align_shifted is 2D-MM Align's chance control (the same videos against the beats shifted by
+#: half a period, ``metrics.alignment.shifted_half_period``): reported beside every 2D-MM Align
+ALIGN_COLS = ["cs", "mm_align", "mm_align_shifted", "av_align"]
 HIGHER_IS_BETTER = {"fvd": False, "lpips": False, "psnr": True, "ssim": True, "cs": True, "mm_align": True,
-                    "av_align": True}
+                    "mm_align_shifted": None, "av_align": True}
+BOOTSTRAP_RESAMPLES = 2000
 TITLES = {1: "DabFusion against baselines", 2: "Video quality per camera", 3: "Alignment",
           4: "Alignment per dance style", 5: "Video length", 6: "Beat information"}
 #: which methods each table is built from (variants of DabFusion, baselines, the ground truth)
 TABLE_METHODS = {1: ["base", "static", "retrieval"], 2: ["base"], 3: ["gt", "base", "static", "retrieval"],
-                 4: ["gt", "base"], 5: ["base", "long"], 6: ["nobeat", "base", "framebeat"]}
+                 4: ["gt", "base"], 5: ["base", "long"], 6: ["nobeat", "globalbeat", "base", "framebeat"]}
 
 
 class Scores:
@@ -74,6 +79,22 @@ class Scores:
         return out
 
 
+def _arrow(col: str) -> str:
+    return {True: "↑", False: "↓", None: "(chance control)"}[HIGHER_IS_BETTER[col]]
+
+
+def paired_difference(a: pd.DataFrame, b: pd.DataFrame, col: str, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a[col] - b[col] over the clips both scored, and its bootstrap 95 % interval over clips."""
+    pair = a[["clip_id", col]].merge(b[["clip_id", col]], on="clip_id", suffixes=("", "_b"))
+    diff = (pair[col] - pair[f"{col}_b"]).to_numpy(dtype=float)
+    if len(diff) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(len(diff), size=(BOOTSTRAP_RESAMPLES, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
 def _genre_name(code: str) -> str:
     from .aist import GENRES
 
@@ -107,10 +128,13 @@ def build_rows(number: int, scores: dict[str, Scores], frames_by_method: dict[st
             r = s.row()
             rows.append({"frames": frames_by_method[m], "method": m, **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]}})
     elif number == 6:
+        # the beat's effect: each variant's 2D-MM Align minus the no-beat model's on the same clips
         for m, s in scores.items():
             r = s.row()
+            diff, low, high = paired_difference(s.rows, scores["nobeat"].rows, "mm_align")
             rows.append({"model": LABELS[m], "beat": "no" if m == "nobeat" else "yes", "method": m,
-                         **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]}})
+                         **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]},
+                         "mm_align_minus_nobeat": diff, "ci95_low": low, "ci95_high": high})
     else:
         raise ValueError(f"no table {number}; tables are 1-6")
     return pd.DataFrame(rows)
@@ -120,14 +144,20 @@ def _markdown(number: int, table: pd.DataFrame, meta: dict) -> str:
     shown = table.drop(columns=[c for c in ("method",) if c in table])
     fmt = shown.copy()
     for c in fmt.columns:
-        if c in HIGHER_IS_BETTER:
+        if c in HIGHER_IS_BETTER or c in ("mm_align_minus_nobeat", "ci95_low", "ci95_high"):
             fmt[c] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4g}") for v in fmt[c]]
-            fmt = fmt.rename(columns={c: f"{c} {'↑' if HIGHER_IS_BETTER[c] else '↓'}"})
+        if c in HIGHER_IS_BETTER:
+            fmt = fmt.rename(columns={c: f"{c} {_arrow(c)}"})
     lines = [f"# Table {number}: {TITLES[number]}", ""]
     lines += [f"> {w}" for w in meta["warnings"]] + ([""] if meta["warnings"] else [])
     lines.append(fmt.to_markdown(index=False))
     lines += ["", f"{meta['videos']} videos per method, {meta['frames']} frames at {meta['fps']:g} fps; "
-              f"FVD on I3D features at {meta['fvd_resize']} px; sampler {meta['sampler']}."]
+              f"FVD on I3D features at {meta['fvd_resize']} px; sampler {meta['sampler']}.",
+              "", "mm_align_shifted: 2D-MM Align of the same videos against their music beats shifted by half a "
+              "beat period, the chance control: motion on the beat scores well above it."]
+    if "ci95_low" in table:
+        lines += ["", f"mm_align_minus_nobeat: mean over the same clips of the variant's 2D-MM Align minus the "
+                  f"no-beat model's; ci95: {BOOTSTRAP_RESAMPLES} bootstrap resamples of the clips."]
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +177,7 @@ def _figure(number: int, table: pd.DataFrame, out_png: Path) -> None:
                                                                for lab in labels])
         ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [""] * len(labels), fontsize=7)
         ax.invert_yaxis()
-        ax.set_title(f"{c} {'↑' if HIGHER_IS_BETTER[c] else '↓'}", fontsize=9)
+        ax.set_title(f"{c} {_arrow(c)}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(f"Table {number}: {TITLES[number]}", fontsize=10)
     fig.tight_layout()

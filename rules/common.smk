@@ -106,6 +106,16 @@ def diffusion_config(variant):
     return {**shared, **VARIANTS[variant], "frames": variant_frames(variant), "variant": variant}
 
 
+def snapshot_epochs():
+    """Epochs after which stage 2 keeps its EMA weights for the learning curve (diffusion.snapshot_every)."""
+    every = config["diffusion"]["snapshot_every"]
+    return list(range(every, config["diffusion"]["epochs"], every)) if every else []
+
+
+def snapshot_files(variant):
+    return [f"{MODELS}/diffusion/{variant}/snapshots/epoch{e:04d}.safetensors" for e in snapshot_epochs()]
+
+
 def diffusion_inputs(wildcards):
     n = variant_frames(wildcards.variant)
     return {
@@ -213,6 +223,8 @@ def default_targets():
         f"{RESULTS}/figure6/figure6.png",
         f"{RESULTS}/runtimes.csv",
     ]
+    if snapshot_epochs():
+        targets.append(f"{RESULTS}/report/learning_curve.csv")
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [
             f"{RESULTS}/dataset/stills.png",

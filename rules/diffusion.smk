@@ -32,6 +32,7 @@ rule train_diffusion:
     input:
         unpack(diffusion_inputs),
     output:
+        *snapshot_files("{variant}"),
         model=f"{MODELS}/diffusion/{{variant}}/model.safetensors",
         loss=report(
             f"{MODELS}/diffusion/{{variant}}/loss.csv",
@@ -80,3 +81,33 @@ rule sample_videos:
         "../envs/models.yaml"
     script:
         "../scripts/sample_videos.py"
+
+
+rule learning_curve:
+    input:
+        snapshots=snapshot_files("base"),
+        model=f"{MODELS}/diffusion/base/model.safetensors",
+        cache=f"{FEATURES}/flows_n{BASE_N}/meta.json",
+        lfae=f"{MODELS}/lfae/model.safetensors",
+        clips=f"{PROCESSED}/clips_n{BASE_N}.parquet",
+        embedding=f"{FEATURES}/music_embedding_n{BASE_N}.parquet",
+        beats=f"{FEATURES}/evaluation_beats.parquet",
+    output:
+        csv=report(f"{RESULTS}/report/learning_curve.csv", caption="../report/learning_curve.rst", category="Training"),
+        png=f"{RESULTS}/report/learning_curve.png",
+    params:
+        epochs=snapshot_epochs() + [config["diffusion"]["epochs"]],
+        diffusion=lambda wildcards: diffusion_config("base"),
+        sampling=config["sampling"],
+        evaluation=config["evaluation"],
+    log:
+        f"{RESULTS}/logs/learning_curve.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/learning_curve.tsv"
+    threads: JOB_THREADS
+    resources:
+        **cluster_resources("learning_curve"),
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/learning_curve.py"

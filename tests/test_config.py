@@ -57,12 +57,24 @@ def test_the_aistpp_preset_keeps_none_of_the_cpu_budget_shortcuts():
     """config.yaml trades fidelity for a 20-minute CPU run; the real-data preset must undo each trade."""
     cfg = load_config(ROOT / "config.yaml", [ROOT / "presets" / "aistpp.yaml"])
     assert cfg["diffusion"]["prediction"] == "eps"  # the paper's eq. 6
+    d = cfg["diffusion"]  # the paper's stage 2: no switch beyond it, and its ablations as the paper's variants
+    assert d["representation"] == "flows" and not d["standardize"] and d["velocity_loss"] == 0
+    assert cfg["sampling"]["guidance"] == 1.0 and cfg["sampling"]["threshold_percentile"] == 0.9
+    assert sorted(d["variants"]) == ["base", "framebeat", "long", "nobeat"]  # config.yaml's globalbeat dropped
+    assert not d["variants"]["base"]["frame_rhythm"] and not d["variants"]["long"]["frame_rhythm"]
     assert cfg["music"]["clap"]["context_seconds"] is None  # CLAP on each clip's own window
     assert cfg["evaluation"]["fvd_resize"] == 224 and cfg["evaluation"]["cs_frames"] is None
     assert cfg["threads_per_job"] is None and cfg["sampling"]["sampler"] == "ddpm"
     long = cfg["diffusion"]["variants"]["long"]
     assert long["frames"] == 2 * cfg["clips"]["length"]
     assert long["batch_size"] * long["frames"] == cfg["diffusion"]["batch_size"] * cfg["clips"]["length"]
+
+
+def test_a_preset_drops_a_variant_with_null_but_not_all_of_them():
+    cfg = validate_config({"diffusion": {"variants": {"base": {}, "extra": None}}})
+    assert list(cfg["diffusion"]["variants"]) == ["base"] and cfg["diffusion"]["variants"]["base"]["beat"] is True
+    with pytest.raises(ConfigError, match="keep at least one"):
+        validate_config({"diffusion": {"variants": {"base": None}}})
 
 
 def test_missing_config_file_is_named(tmp_path):

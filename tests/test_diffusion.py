@@ -169,6 +169,53 @@ def test_target_encoding_round_trips():
     assert torch.allclose(g2, grid, atol=1e-6) and torch.allclose(o2, occ, atol=1e-6)
 
 
+@pytest.mark.parametrize("representation", ["flows", "velocity"])
+def test_target_spaces_round_trip_and_standardize_to_unit_spread(representation):
+    g = torch.Generator().manual_seed(1)
+    a0 = torch.randn(6, 3, 4, 8, 8, generator=g).cumsum(dim=2) * torch.tensor([0.2, 0.05, 0.0]).view(1, 3, 1, 1, 1) + 0.3
+    plain = target.TargetSpace(representation)
+    assert torch.allclose(plain.to_flows(plain.to_model(a0)), a0, atol=1e-5)
+    space = target.TargetSpace.fit(a0, representation, standardize=True)
+    assert np.array(space.std).shape == (3, 4) and np.allclose(np.array(space.std)[2], 0.01)  # constant: floored
+    a = space.to_model(a0)
+    assert a[:, :2].std(dim=(0, 3, 4)).sub(1).abs().max() < 0.05 and a.mean(dim=(0, 3, 4)).abs().max() < 1e-5
+    assert torch.allclose(space.to_flows(a), a0, atol=1e-5)
+    assert target.TargetSpace.from_dict(space.to_dict()) == space and target.TargetSpace.from_dict(None) == target.TargetSpace()
+    if representation == "velocity":  # frame k of the model's space is the change from frame k - 1
+        assert torch.allclose(plain.to_model(a0)[:, :, 2], a0[:, :, 2] - a0[:, :, 1])
+    with pytest.raises(ValueError, match="representation"):
+        target.TargetSpace("positions")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v", "x0"])
+def test_x0_from_output_inverts_the_training_target(prediction):
+    sched = CosineSchedule(1000)
+    g = torch.Generator().manual_seed(2)
+    x0, noise = torch.randn(3, 3, 2, 4, 4, generator=g), torch.randn(3, 3, 2, 4, 4, generator=g)
+    t = torch.tensor([5, 500, 990])
+    x_t = sched.q_sample(x0, t, noise)
+    out = sched.training_target(prediction, x0, t, noise)
+    assert torch.allclose(sched.x0_from_output(prediction, x_t, t, out), x0, atol=1e-3)
+
+
+def test_velocity_loss_adds_only_the_error_of_the_frame_to_frame_change():
+    from dabfusion.training.diffusion import diffusion_loss
+
+    a0 = torch.randn(2, 3, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    batch = {"a0": a0, "z0": torch.zeros(2, 1, 4, 4), "e": torch.zeros(2, 1), "beats": None}
+    sched = CosineSchedule(1000)
+
+    def net(offset):  # an x0 "model": the truth plus an offset per frame
+        return lambda x, t, z0, e, beats, drop: a0 + offset
+
+    still = torch.full((1, 1, 4, 1, 1), 0.5)  # the same error on every frame: no velocity error
+    ramp = torch.arange(4.0).view(1, 1, 4, 1, 1)  # an error that grows by 1 per frame
+    loss = lambda off, w: float(diffusion_loss(net(off), sched, batch, 0.0, torch.Generator().manual_seed(1),  # noqa: E731
+                                               "cpu", "x0", velocity_weight=w))
+    assert loss(still, 3.0) == pytest.approx(loss(still, 0.0)) == pytest.approx(0.25)
+    assert loss(ramp, 3.0) - loss(ramp, 0.0) == pytest.approx(3.0)
+
+
 def test_overfit_on_one_clip_drives_the_loss_down_and_the_sample_to_the_target():
     """A real learning test: one clip's flow volume, conditioned, learned within seconds."""
     from dabfusion.training.diffusion import diffusion_loss
@@ -236,7 +283,8 @@ def _stage2_cfg(**over):
     cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY_UNET), "timesteps": 100,
            "epochs": 3, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.9, 0.99], "lr_milestones": [2],
            "grad_clip": 1.0, "ema_decay": 0.9, "p_uncond": 0.1, "max_train_clips": 12, "frames": 8, "beat": True,
-           "frame_rhythm": False, "variant": "base", "prediction": "eps"}
+           "frame_rhythm": False, "variant": "base", "prediction": "eps", "representation": "flows", "standardize": False, "velocity_loss": 0.0,
+           "snapshot_every": 0}
     cfg.update(over)
     return cfg
 
@@ -282,17 +330,74 @@ def test_stage_two_resume_equals_uninterrupted(stage_two_data, flow_cache, tmp_p
     from dabfusion.training.diffusion import load_unet, train_diffusion
 
     d = stage_two_data
-    cfg = _stage2_cfg(frame_rhythm=True, prediction="v")
+    # with every switch beyond the paper on, and snapshots for the learning curve after epochs 1 and 2
+    cfg = _stage2_cfg(frame_rhythm=True, prediction="v", standardize=True, velocity_loss=2.0, snapshot_every=1)
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "straight", progress=False)
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", stop_after_epochs=1, progress=False)
     assert not (tmp_path / "killed/model.safetensors").exists()
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", progress=False)
-    a, meta = load_unet(tmp_path / "straight/model.safetensors")
-    b, _ = load_unet(tmp_path / "killed/model.safetensors")
-    sa, sb = a.state_dict(), b.state_dict()
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    for name in ("model.safetensors", "snapshots/epoch0001.safetensors", "snapshots/epoch0002.safetensors"):
+        a, meta = load_unet(tmp_path / "straight" / name)
+        b, _ = load_unet(tmp_path / "killed" / name)
+        sa, sb = a.state_dict(), b.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), name
+    first, _ = load_unet(tmp_path / "straight/snapshots/epoch0001.safetensors")
+    assert not all(torch.equal(first.state_dict()[k], sa[k]) for k in sa)  # a snapshot is not the final weights
+    assert sorted(p.name for p in (tmp_path / "straight/snapshots").iterdir()) == ["epoch0001.safetensors",
+                                                                                   "epoch0002.safetensors"]
+    assert np.array(meta["target_space"]["std"]).shape == (3, 8) and np.min(meta["target_space"]["std"]) >= 0.01
     assert meta["n_frames"] == 8 and meta["beat"] is True and a.cfg.frame_rhythm and a.cfg.cond_dim == 640 + 48
     assert meta["music_pretrained"] == {"clap": False, "wav2clip": False} and meta["prediction"] == "v"
+
+
+def test_a_velocity_model_samples_in_its_space_and_renders_flows(stage_two_data, flow_cache, tmp_path):
+    from dabfusion.sampling import DanceSampler
+    from dabfusion.training.diffusion import train_diffusion
+    from dabfusion.training.flow_cache import load_cache
+
+    d = stage_two_data
+    train_diffusion(_stage2_cfg(epochs=1, representation="velocity", standardize=True), flow_cache, d["lfae"],
+                    d["embedding"], tmp_path, progress=False)
+    ds = DanceSampler(tmp_path / "model.safetensors", d["lfae"])
+    assert ds.space.representation == "velocity" and np.array(ds.space.mean).shape == (3, 8)
+    cache = load_cache(flow_cache)
+    a0 = target.encode(torch.from_numpy(cache["grids"][:2].astype(np.float32)),
+                       torch.from_numpy(cache["occlusion"][:2].astype(np.float32)).unsqueeze(2), cache["meta"]["flow_scale"])
+    assert torch.allclose(ds.space.to_flows(ds.space.to_model(a0)), a0, atol=1e-4)
+    # generate = render(to_flows(flows(...))): the same video, frame for frame
+    ref = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    e, beats = torch.zeros(2, 640 + 48), torch.zeros(2, 8, 6)
+    scfg = {"sampler": "ddim", "steps": 3, "eta": 0.0, "guidance": 1.0, "threshold_percentile": None}
+    video = ds.generate(ref, e, beats, scfg, [1, 2])
+    z0 = ds.lfae.encode(ref)[-1]
+    a = ds.flows(z0, e, beats, scfg, [torch.Generator().manual_seed(s) for s in (1, 2)])
+    assert np.array_equal(video, ds.render(ref, ds.space.to_flows(a)))
+    assert not np.array_equal(video, ds.render(ref, a))  # rendering the model's space directly is another video
+
+
+def test_anchored_chaining_continues_the_previous_window_in_a_velocity_space():
+    from dabfusion.generate import chain_flows
+
+    class Stub:  # a "sampler" working in velocity space: keeps the known frames, random elsewhere
+        n_frames, device = 8, torch.device("cpu")
+        space = target.TargetSpace("velocity")
+        lfae = type("L", (), {"encode": staticmethod(lambda ref: [torch.zeros(1, 4, 4, 4)])})
+
+        def flows(self, z0, e, beats, scfg, g, known=None):
+            out = torch.randn(1, 3, 8, 4, 4, generator=g[0])
+            if known is not None:
+                out[:, :, known[1]] = known[0][:, :, known[1]]
+            return out
+
+    starts = [0, 6, 12]
+    e, beats = torch.zeros(3, 1), torch.zeros(3, 8, 6)
+    flows = chain_flows(Stub(), torch.zeros(1, 3, 16, 16), e, beats, {}, 0, starts, 20)
+    first = Stub.space.to_flows(torch.randn(1, 3, 8, 4, 4, generator=torch.Generator().manual_seed(0)))
+    assert flows.shape == (1, 3, 20, 4, 4) and torch.allclose(flows[:, :, :8], first, atol=1e-5)
+    # window 2 starts at frame 6 with frames 6-7 given: it continues from where window 1 was
+    second = Stub.space.to_flows(torch.randn(1, 3, 8, 4, 4, generator=torch.Generator().manual_seed(1)))
+    step = second[:, :, 2] - second[:, :, 1]  # its first sampled change, after the given frames
+    assert torch.allclose(flows[:, :, 8] - flows[:, :, 7], step, atol=1e-5)
 
 
 def test_stage_two_without_beats_conditions_on_640_dims(stage_two_data, flow_cache, tmp_path):

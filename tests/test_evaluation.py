@@ -19,7 +19,7 @@ def _fake_scores(folder: Path, method: str, rng, n=8, frames=16, shift=0.0):
         "camera": ["c01", "c02"] * (n // 2), "genre": ["BR", "BR", "HO", "HO"] * (n // 4), "music_id": "mBR0",
         "fps": 15.0, "frames": frames, "psnr": rng.uniform(20, 30, n), "ssim": rng.uniform(0.5, 0.9, n),
         "lpips": rng.uniform(0.1, 0.3, n), "cs": rng.uniform(-0.1, 0.2, n), "kinematic_beats": 2,
-        "mm_align": rng.uniform(0, 1, n), "av_align": rng.uniform(0, 0.5, n),
+        "mm_align": rng.uniform(0, 1, n), "mm_align_shifted": rng.uniform(0, 1, n), "av_align": rng.uniform(0, 0.5, n),
     })
     if method == "gt":
         rows[["psnr", "ssim", "lpips"]] = np.nan
@@ -91,12 +91,36 @@ def test_tables_3_and_4_alignment_with_ground_truth(scored, tmp_path):
                      tmp_path / "t3.csv", "synthetic", {})
     assert list(t3.model) == ["Ground Truth", "DabFusion"]
     assert t3.set_index("method").loc["gt", "mm_align"] == pytest.approx(scored["gt"][2].mm_align.mean())
+    # the chance control sits beside 2D-MM Align, and the markdown says what it is
+    assert t3.set_index("method").loc["base", "mm_align_shifted"] == pytest.approx(
+        scored["base"][2].mm_align_shifted.mean())
+    assert "mm_align_shifted (chance control)" in (tmp_path / "t3.md").read_text()
     t4 = write_table(4, {m: scored[m][0] for m in ("gt", "base")}, {m: scored[m][1] for m in ("gt", "base")},
                      tmp_path / "t4.csv", "synthetic", {})
     assert set(t4.dance_style) == {"Break", "House"} and len(t4) == 4
     rows = scored["base"][2]
     got = t4[(t4.dance_style == "House") & (t4.method == "base")].av_align.item()
     assert got == pytest.approx(rows[rows.genre == "HO"].av_align.mean())
+
+
+def test_table6_beat_effect_is_paired_over_clips_with_a_bootstrap_interval(tmp_path):
+    from dabfusion.tables import paired_difference, write_table
+
+    rng = np.random.default_rng(3)
+    files = {m: _fake_scores(tmp_path / m, m, rng, n=40) for m in ("nobeat", "base", "framebeat")}
+    # base is nobeat + 0.2 on every clip (rows in another order: pairing is by clip id), framebeat nobeat + noise
+    nobeat = pd.read_csv(files["nobeat"][0])
+    base = nobeat.assign(method="base", mm_align=nobeat.mm_align + 0.2).iloc[::-1]
+    base.to_csv(files["base"][0], index=False)
+    t6 = write_table(6, {m: f[0] for m, f in files.items()}, {m: f[1] for m, f in files.items()},
+                     tmp_path / "t6.csv", "synthetic", {}).set_index("method")
+    assert t6.loc["base", "mm_align_minus_nobeat"] == pytest.approx(0.2)
+    assert t6.loc["base", "ci95_low"] == pytest.approx(0.2) and t6.loc["base", "ci95_high"] == pytest.approx(0.2)
+    assert t6.loc["nobeat", "mm_align_minus_nobeat"] == 0.0
+    fb = t6.loc["framebeat"]
+    assert fb.ci95_low < fb.mm_align_minus_nobeat < fb.ci95_high and fb.ci95_low < 0 < fb.ci95_high
+    diff, low, high = paired_difference(pd.read_csv(files["framebeat"][0]), nobeat, "mm_align")
+    assert diff == pytest.approx(fb.mm_align_minus_nobeat) and (low, high) == pytest.approx((fb.ci95_low, fb.ci95_high))
 
 
 def test_one_video_gives_an_empty_fvd_not_nan(tmp_path):

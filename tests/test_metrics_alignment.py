@@ -201,3 +201,11 @@ def test_video_beats_on_synthetic_dataset(synth_root):
     assert df["recall"].mean() >= 0.87
     assert df["mm_video"].mean() >= 0.85
     assert df["mm_true"].mean() >= df["mm_video"].mean() - 0.1
+
+
+def test_chance_control_puts_on_beat_motion_far_from_the_shifted_beats():
+    beats = np.array([0.0, 0.5, 1.0, 1.6])
+    shifted = al.shifted_half_period(beats)
+    assert shifted == pytest.approx([0.25, 0.75, 1.3, 1.85])  # the last by half the median interval (0.5)
+    assert al.mm_align(beats, beats) == 1.0 and al.mm_align(beats, shifted) < 1e-3
+    assert len(al.shifted_half_period(np.array([2.0]))) == 1

@@ -71,9 +71,19 @@ def test_default_target_ends_in_all_six_tables(tmp_path):
     out = res.stdout + res.stderr
     jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
             if len(line.split()) == 2 and line.split()[1].isdigit()}
-    # gt, base, long, nobeat, framebeat, static, retrieval
+    # gt, base, long, nobeat, globalbeat, static, retrieval
     assert jobs["make_table"] == 6 and jobs["score_videos"] == 7 and jobs["baseline_videos"] == 2
     assert jobs["runtime_table"] == 1 and jobs["comparison_videos"] == 1
+
+
+def test_bench_preset_trains_longer_and_draws_the_learning_curve(tmp_path):
+    res = run(["-n", "--cores", "1", "--quiet", "rules", "--configfile", "presets/bench.yaml",
+               "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert jobs["learning_curve"] == 1 and jobs["train_diffusion"] == 4
 
 
 def test_aistpp_preset_fetches_weights_first(tmp_path):
@@ -122,7 +132,7 @@ def test_smoke_run_end_to_end(tmp_path):
     assert len(tracks) == 6 and (tracks.tempo_rel_error.abs() < 0.03).all()
     assert "rendering" in (out / "logs/synthesize_dataset.log").read_text()
     # stage 2: every variant trained and sampled; the long variant on twice the frames
-    for variant, frames in (("base", 16), ("long", 32), ("nobeat", 16), ("framebeat", 16)):
+    for variant, frames in (("base", 16), ("long", 32), ("nobeat", 16), ("globalbeat", 16)):
         samples = pd.read_csv(out / f"samples/{variant}/samples.csv")
         assert len(samples) == 4 and (samples.n_frames == frames).all() and samples.camera.nunique() == 2
         assert all(Path(p).stat().st_size > 0 for p in samples.generated_video)
@@ -134,10 +144,17 @@ def test_smoke_run_end_to_end(tmp_path):
     t2 = pd.read_csv(out / "table2.csv")
     assert list(t2.camera) == ["C01", "C09", "all"] and list(t2.videos) == [2, 2, 4]
     t3 = pd.read_csv(out / "table3.csv")
-    assert t3.model.iloc[0] == "Ground Truth" and t3[["cs", "mm_align", "av_align"]].notna().all().all()
+    assert t3.model.iloc[0] == "Ground Truth" and t3[["cs", "mm_align", "mm_align_shifted", "av_align"]].notna().all().all()
     assert set(pd.read_csv(out / "table4.csv").dance_style) <= {"Break", "House", "Ballet Jazz"}
     assert list(pd.read_csv(out / "table5.csv").frames) == [16, 32]
-    assert list(pd.read_csv(out / "table6.csv").beat) == ["no", "yes", "yes"]
+    t6 = pd.read_csv(out / "table6.csv")
+    assert list(t6.beat) == ["no", "yes", "yes"] and t6.mm_align_minus_nobeat.iloc[0] == 0.0
+    assert (t6.ci95_low <= t6.mm_align_minus_nobeat).all() and (t6.mm_align_minus_nobeat <= t6.ci95_high).all()
+    # the learning curve: a snapshot after epoch 1 and the final model, each sampled and scored
+    curve = pd.read_csv(out / "report/learning_curve.csv")
+    assert list(curve.epoch) == [1, 2] and list(curve.steps) == [2, 4] and (curve.clips == 4).all()
+    assert curve[["mm_align", "mm_align_shifted", "motion_vs_gt", "fvd"]].notna().all().all()
+    assert (out / "report/learning_curve.png").stat().st_size > 1000
     for k in range(1, 7):
         meta = __import__("json").loads((out / f"table{k}.json").read_text())
         assert meta["pretrained"]["i3d_pretrained"] is False and meta["source"] == "synthetic"
@@ -163,6 +180,8 @@ def test_smoke_run_end_to_end(tmp_path):
     fig6 = pd.read_csv(f"{tmp_path}/results/figure6/figure6.csv")
     assert list(fig6.dancer.unique()) == ["d06"] and sorted(fig6.track) == ["mBR0", "mHO5", "mJB5"]
     assert (fig6.frames == 30).all() and all(Path(v).stat().st_size > 0 for v in fig6.video)
+    bundle = __import__("json").loads((Path(tmp_path) / "results/generator/generator.json").read_text())
+    assert bundle["training_motion"] > 0 and (fig6.motion_vs_training >= 0).all()
     assert any(n.endswith("figure6.png") for n in names)
     # your own dancer: the generator bundle of these checkpoints, then `dabfusion generate`
     res = run([f"{tmp_path}/results/generator", "--cores", "2", "--configfile", "presets/smoke.yaml",

@@ -65,6 +65,15 @@ class CosineSchedule:
         a = self.abar(t, x_t)
         return a.sqrt() * out + (1 - a).sqrt() * x_t
 
+    def x0_from_output(self, prediction: str, x_t: torch.Tensor, t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The network's output as the clean x0: x0 = sqrt(abar) x_t - sqrt(1 - abar) v for v."""
+        if prediction == "x0":
+            return out
+        if prediction == "eps":
+            return self.predict_x0(x_t, t, out)
+        a = self.abar(t, x_t)
+        return a.sqrt() * x_t - (1 - a).sqrt() * out
+
     def posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: int) -> tuple[torch.Tensor, float]:
         """Mean and variance of q(x_{t-1} | x_t, x_0), the ancestral DDPM step (t >= 1)."""
         a_t = float(self.alphas_cumprod[t])

@@ -224,6 +224,19 @@ def mm_align(kinematic_beats: np.ndarray, music_beats: np.ndarray, sigma_seconds
     return float(np.mean(np.exp(-(d**2) / (2.0 * sigma_seconds**2))))
 
 
+def shifted_half_period(music_beats: np.ndarray) -> np.ndarray:
+    """The chance control of 2D-MM Align: each beat moved half of its following interval later.
+
+    The last beat moves by half the median interval. Motion on the beat scores high against
+    the beats and near 0 against these; motion unrelated to the music scores the same on both.
+    """
+    beats = np.asarray(music_beats, float).ravel()
+    if len(beats) < 2:
+        return beats
+    gaps = np.diff(beats)
+    return beats + 0.5 * np.append(gaps, np.median(gaps))
+
+
 # --- kinematic beats from video -------------------------------------------------------------
 def dancer_masks(gray: np.ndarray, threshold: float = DANCER_THRESHOLD) -> np.ndarray:
     """uint8 gray (T, H, W) -> bool (T, H, W): pixels differing from the per-pixel median frame.

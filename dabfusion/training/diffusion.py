@@ -68,9 +68,15 @@ class EMA:
 class FlowVolumes:
     """Training examples from the flow cache: a0, z0 and the music condition of each clip."""
 
-    def __init__(self, cache: dict, conditions: MusicConditions):
+    def __init__(self, cache: dict, conditions: MusicConditions, representation: str = "flows",
+                 standardize: bool = False):
         self.cache, self.cond = cache, conditions
         self.flow_scale = cache["meta"]["flow_scale"]
+        self.space = target.TargetSpace(representation)
+        if standardize:  # statistics of up to 512 cached clips, evenly spread
+            n = len(cache["index"])
+            self.space = target.TargetSpace.fit(self.a0(sorted(set(np.linspace(0, n - 1, min(n, 512)).astype(int)))),
+                                                representation, standardize)
         self.window_ids = cache["index"].window_id.tolist()
         self.cond.rows(self.window_ids)  # fail now, naming the window, if the tables disagree
         if conditions.n_frames != cache["meta"]["n_frames"]:
@@ -80,12 +86,16 @@ class FlowVolumes:
     def __len__(self) -> int:
         return len(self.window_ids)
 
-    def batch(self, idx: list[int]) -> dict:
+    def a0(self, idx: list[int]) -> torch.Tensor:
         grids = torch.from_numpy(np.stack([self.cache["grids"][i] for i in idx]).astype(np.float32))
         occ = torch.from_numpy(np.stack([self.cache["occlusion"][i] for i in idx]).astype(np.float32))
+        return target.encode(grids, occ.unsqueeze(2), self.flow_scale)
+
+    def batch(self, idx: list[int]) -> dict:
+        a0 = self.space.to_model(self.a0(idx))
         z0 = torch.from_numpy(np.stack([self.cache["z0"][i] for i in idx]).astype(np.float32))
         e, beats = self.cond.get([self.window_ids[i] for i in idx])
-        return {"a0": target.encode(grids, occ.unsqueeze(2), self.flow_scale), "z0": z0, "e": e, "beats": beats}
+        return {"a0": a0, "z0": z0, "e": e, "beats": beats}
 
 
 def build_unet(cfg: dict, meta: dict, cond_dim: int) -> tuple[UNet3D, UNet3DConfig]:
@@ -98,10 +108,13 @@ def build_unet(cfg: dict, meta: dict, cond_dim: int) -> tuple[UNet3D, UNet3DConf
 
 def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, g: torch.Generator,
                    device, prediction: str = "eps", rows: slice | None = None,
-                   global_batch: int | None = None) -> torch.Tensor:
+                   global_batch: int | None = None, velocity_weight: float = 0.0) -> torch.Tensor:
     """Eq. (6) on one batch, all randomness (t, noise, condition dropout) drawn from ``g``.
 
     ``prediction`` "eps" is the paper's loss; "v" or "x0" regress those instead (see the README).
+    ``velocity_weight`` (beyond the paper, as EDGE and MDM do for joints) adds that times the
+    squared error of the predicted clean flows' frame-to-frame change: the dance's timing is a
+    small part of the flows' variance, and this loss is about nothing else.
     Under DDP ``batch`` holds this rank's ``rows`` of a ``global_batch``: the randomness is drawn
     for the whole global batch and sliced, so the ranks together compute one process's step.
     """
@@ -112,8 +125,13 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
     drop = (torch.rand(b, generator=g) < p_uncond)[rows]
     a0, noise, t, drop = a0.to(device), noise.to(device), t.to(device), drop.to(device)
     beats = batch["beats"].to(device) if batch["beats"] is not None else None
-    pred = net(schedule.q_sample(a0, t, noise), t, batch["z0"].to(device), batch["e"].to(device), beats, drop)
-    return F.mse_loss(pred.float(), schedule.training_target(prediction, a0, t, noise))
+    a_t = schedule.q_sample(a0, t, noise)
+    pred = net(a_t, t, batch["z0"].to(device), batch["e"].to(device), beats, drop).float()
+    loss = F.mse_loss(pred, schedule.training_target(prediction, a0, t, noise))
+    if velocity_weight:
+        x0 = schedule.x0_from_output(prediction, a_t, t, pred)
+        loss = loss + velocity_weight * F.mse_loss(x0.diff(dim=2), a0.diff(dim=2))
+    return loss
 
 
 def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file: Path, out_dir: Path,
@@ -121,11 +139,15 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     """Train (or resume) one stage-2 variant. ``stop_after_epochs`` ends early, as a kill would."""
     from tqdm import tqdm
 
+    if cfg["frame_rhythm"] and not cfg["beat"]:
+        raise ValueError(f"stage-2 variant {cfg.get('variant')!r}: frame_rhythm needs beat: true "
+                         "(without beats there are no per-frame beat features to give it)")
     rt = Runtime.start(cfg["device"], cfg["precision"])
     out_dir = Path(out_dir)
     ckpt_file = out_dir / "checkpoint.pt"
     meta = check_cache(cache_dir, lfae_file)
-    data = FlowVolumes(load_cache(cache_dir), MusicConditions(embedding_file, cfg["beat"]))
+    data = FlowVolumes(load_cache(cache_dir), MusicConditions(embedding_file, cfg["beat"]), cfg["representation"],
+                       cfg["standardize"])
     model, mcfg = build_unet(cfg, meta, data.cond.dim)
     schedule = CosineSchedule(cfg["timesteps"])
     ema = EMA(model, cfg["ema_decay"])
@@ -137,9 +159,17 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     start_epoch, history = 0, []
     state = load_resumable(ckpt_file, fingerprint, [(unwrap(net), "model"), (opt, "optimizer"),
                                                       (sched, "scheduler"), (ema, "ema")])
+    snapshots: dict[int, dict] = {}
     if state is not None:
-        start_epoch, history = state["epoch"] + 1, state["history"]
+        start_epoch, history, snapshots = state["epoch"] + 1, state["history"], state.get("snapshots", {})
         log.info("resuming stage 2 from %s after epoch %d", ckpt_file, state["epoch"])
+    def save_ema(path: Path, epochs: int) -> None:
+        save_weights(path, ema.model, mcfg.to_dict(),
+                     {"flow_scale": meta["flow_scale"], "n_frames": meta["n_frames"], "beat": cfg["beat"],
+                      "target_space": data.space.to_dict(), "prediction": cfg["prediction"], "timesteps": cfg["timesteps"],
+                      "lfae_sha256": meta["lfae_sha256"], "epochs": epochs, "music_pretrained": data.cond.pretrained,
+                      "train_clips": meta["clips"]})
+
     rows = rt.shard(cfg["batch_size"])
     steps = cfg["steps_per_epoch"] or max(1, len(data) // cfg["batch_size"])
     started, last = time.perf_counter(), start_epoch
@@ -154,7 +184,7 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
             idx = torch.randint(len(data), (cfg["batch_size"],), generator=g).tolist()
             with rt.autocast():
                 loss = diffusion_loss(net, schedule, data.batch(idx[rows]), cfg["p_uncond"], g, rt.device,
-                                      cfg["prediction"], rows, cfg["batch_size"])
+                                      cfg["prediction"], rows, cfg["batch_size"], cfg["velocity_loss"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["grad_clip"]:
@@ -167,17 +197,20 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
                "seconds": time.perf_counter() - t0}
         history.append(row)
         last = epoch + 1
+        if cfg["snapshot_every"] and (epoch + 1) % cfg["snapshot_every"] == 0 and epoch + 1 < cfg["epochs"]:
+            # for the learning curve; kept in the checkpoint, written with the final weights
+            snapshots[epoch + 1] = {k: v.detach().clone() for k, v in ema.model.state_dict().items()}
         if rt.is_main:
             log.info("stage 2 epoch %d: loss=%.4g lr=%.3g (%.1f s)", epoch + 1, row["loss"], row["lr"], row["seconds"])
             save_state(ckpt_file, {"model": unwrap(net).state_dict(), "optimizer": opt.state_dict(),
                                    "scheduler": sched.state_dict(), "ema": ema.state_dict(), "epoch": epoch,
-                                   "history": history, "fingerprint": fingerprint})
+                                   "history": history, "fingerprint": fingerprint, "snapshots": snapshots})
         rt.barrier()
     if rt.is_main and last >= cfg["epochs"]:
-        save_weights(out_dir / "model.safetensors", ema.model, mcfg.to_dict(),
-                     {"flow_scale": meta["flow_scale"], "n_frames": meta["n_frames"], "beat": cfg["beat"],
-                      "prediction": cfg["prediction"], "timesteps": cfg["timesteps"], "lfae_sha256": meta["lfae_sha256"], "epochs": cfg["epochs"],
-                      "music_pretrained": data.cond.pretrained, "train_clips": meta["clips"]})
+        save_ema(out_dir / "model.safetensors", cfg["epochs"])
+        for epoch, weights in snapshots.items():
+            ema.model.load_state_dict(weights)
+            save_ema(out_dir / "snapshots" / f"epoch{epoch:04d}.safetensors", epoch)
         write_table_atomic(out_dir / "loss.csv", pd.DataFrame(history))
     rt.stop()
     return {"epochs_run": last - start_epoch, "seconds": time.perf_counter() - started,

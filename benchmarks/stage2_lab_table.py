@@ -1,0 +1,50 @@
+"""Collect stage2_lab.py results (lab.json files) into one markdown table, for docs/ or a note.
+
+Run: .venv/bin/python benchmarks/stage2_lab_table.py LAB_DIR [LAB_DIR ...] [--write FILE]
+     With --write, the table replaces the block between the markers
+     "<!-- stage-2 lab: begin -->" and "<!-- stage-2 lab: end -->" in FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+BEGIN, END = "<!-- stage-2 lab: begin -->", "<!-- stage-2 lab: end -->"
+COLUMNS = ["mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", "unseen_motion_vs_gt",
+           "flow_on_off_beat", "flow_speed"]
+
+
+def row(folder: Path) -> str:
+    r = json.loads((folder / "lab.json").read_text())
+    setting = "stage-1 flows of the test clips themselves" if r["setting"] == "recon" else \
+        ", ".join(s.removeprefix("diffusion.") for s in r["setting"]) or "the default"
+    if r.get("model"):  # a model of another run, sampled with other settings
+        setting = f"model of {Path(r['model']).parent.name}; {setting}"
+    cells = [f"{r[c]:.4g}" if isinstance(r.get(c), float) else "" for c in COLUMNS]
+    return f"| {folder.name} | {setting} | " + " | ".join(cells) + " |"
+
+
+def table(folders: list[Path]) -> str:
+    head = "| run | settings over the default | " + " | ".join(COLUMNS) + " |"
+    return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *[row(f) for f in folders]])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folders", nargs="+", type=Path)
+    ap.add_argument("--write", type=Path)
+    args = ap.parse_args()
+    text = table([f for f in args.folders if (f / "lab.json").exists()])
+    if args.write:
+        doc = args.write.read_text()
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{args.write}: no '{BEGIN}' ... '{END}' block to replace")
+        head, rest = doc.split(BEGIN, 1)
+        args.write.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
