@@ -16,19 +16,25 @@ COLUMNS = ["mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", 
            "flow_on_off_beat", "flow_speed"]
 
 
-def row(folder: Path) -> str:
+def rows(folder: Path) -> list[str]:
+    """The run's row, after one row per snapshot of its learning curve."""
     r = json.loads((folder / "lab.json").read_text())
+    curve = [row(f"{folder.name} after {c['epoch']} epochs", {**r, **c}) for c in r.get("curve", [])]
+    return curve + [row(folder.name, r)]
+
+
+def row(name: str, r: dict) -> str:
     setting = "stage-1 flows of the test clips themselves" if r["setting"] == "recon" else \
         ", ".join(s.removeprefix("diffusion.") for s in r["setting"]) or "the default"
     if r.get("model"):  # a model of another run, sampled with other settings
         setting = f"model of {Path(r['model']).parent.name}; {setting}"
     cells = [f"{r[c]:.4g}" if isinstance(r.get(c), float) else "" for c in COLUMNS]
-    return f"| {folder.name} | {setting} | " + " | ".join(cells) + " |"
+    return f"| {name} | {setting} | " + " | ".join(cells) + " |"
 
 
 def table(folders: list[Path]) -> str:
     head = "| run | settings over the default | " + " | ".join(COLUMNS) + " |"
-    return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *[row(f) for f in folders]])
+    return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *[line for f in folders for line in rows(f)]])
 
 
 def main() -> None:

@@ -50,10 +50,12 @@ def save_generated(out_dir: Path, clip_id: str, video: np.ndarray, fps: float, a
 
 
 @torch.inference_mode()
-def render_flows(lfae, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor) -> np.ndarray:
-    """ref (B, 3, S, S) in [0, 1], grid (B, N, h, w, 2), occ (B, N, 1, h, w) -> (B, N, S, S, 3) uint8."""
+def render_flows(lfae, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor, inside: bool = True) -> np.ndarray:
+    """ref (B, 3, S, S) in [0, 1], grid (B, N, h, w, 2), occ (B, N, 1, h, w) -> (B, N, S, S, 3) uint8.
+
+    ``inside``: every read stays within the frame (``models.warp.warp``), as generated flows need."""
     feats = lfae.encode(ref)
-    frames = [lfae.animate(ref, grid[:, k], occ[:, k], feats) for k in range(grid.shape[1])]
+    frames = [lfae.animate(ref, grid[:, k], occ[:, k], feats, inside) for k in range(grid.shape[1])]
     video = torch.stack(frames, dim=1).clamp(0, 1)  # (B, N, 3, S, S)
     return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
 

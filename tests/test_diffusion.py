@@ -375,6 +375,18 @@ def test_a_velocity_model_samples_in_its_space_and_renders_flows(stage_two_data,
     assert not np.array_equal(video, ds.render(ref, a))  # rendering the model's space directly is another video
 
 
+def test_generated_flows_never_read_outside_the_frame():
+    from dabfusion.models.warp import identity_grid, warp
+
+    x = torch.ones(1, 3, 8, 8)
+    grid = identity_grid(1, 8, 8).clone()
+    grid[:, :, 0, 0] -= 0.3  # the left column points past the edge
+    assert warp(x, grid)[0, :, :, 0].max() < 0.8  # the training warp: half zero padding, a dark band
+    inside = warp(x, grid, inside=True)
+    assert torch.allclose(inside, torch.ones_like(inside))  # the generated flow's: the edge pixel
+    assert torch.equal(warp(x, identity_grid(1, 8, 8), inside=True), warp(x, identity_grid(1, 8, 8)))
+
+
 def test_anchored_chaining_continues_the_previous_window_in_a_velocity_space():
     from dabfusion.generate import chain_flows
 

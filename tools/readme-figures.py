@@ -39,6 +39,18 @@ def block(results: Path) -> str:
              f"- The default run of commit {commit} ({meta['videos']} test clips of {frames} frames, "
              f"{meta['source']} data; seeded random init: {', '.join(random_init) or 'none'}), "
              f"`results/table1.csv`: FVD {fvd}."]
+    if (results / "table3.csv").exists():
+        t3 = pd.read_csv(results / "table3.csv").set_index("method")
+        align = ", ".join(f"{name} {t3.loc[m, 'mm_align']:.3f} ({t3.loc[m, 'mm_align_shifted']:.3f})" for m, name in
+                          (("gt", "ground truth"), ("base", "DabFusion"), ("retrieval", "retrieval"))
+                          if m in t3.index and "mm_align_shifted" in t3)
+        lines.append(f"  2D-MM Align, in brackets its chance control (`results/table3.csv`): {align}.")
+    if (results / "table6.csv").exists():
+        t6 = pd.read_csv(results / "table6.csv").set_index("method")
+        if "base" in t6.index and "ci95_low" in t6:
+            b = t6.loc["base"]
+            lines.append(f"  With beats minus without (`results/table6.csv`): {b.mm_align_minus_nobeat:+.3f} "
+                         f"(95 % interval {b.ci95_low:+.3f} to {b.ci95_high:+.3f}).")
     if runtimes is not None:
         wall = runtimes[runtimes.job.str.startswith("WALL")]
         if len(wall):

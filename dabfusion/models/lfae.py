@@ -231,14 +231,15 @@ class LatentFlowAE(nn.Module):
         return grid, occ, kp_ref, kp_dri
 
     def animate(self, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor,
-                feats: list[torch.Tensor] | None = None) -> torch.Tensor:
+                feats: list[torch.Tensor] | None = None, inside: bool = False) -> torch.Tensor:
         """Render the reference frame moved by a (generated) latent flow: decoder(m * warp(z, f)).
 
-        ``feats`` (from ``encode(ref)``) can be passed to reuse them across many flows.
+        ``feats`` (from ``encode(ref)``) can be passed to reuse them across many flows;
+        ``inside`` keeps every read inside the frame (``warp``), for generated flows.
         """
         feats = self.encode(ref) if feats is None else feats
-        image = warp(feats[0], grid, occ, mode=self.cfg.image_warp)
-        return self.decode([image] + [warp(f, grid, occ) for f in feats[1:]], occ)
+        image = warp(feats[0], grid, occ, mode=self.cfg.image_warp, inside=inside)
+        return self.decode([image] + [warp(f, grid, occ, inside=inside) for f in feats[1:]], occ)
 
     def forward(self, ref: torch.Tensor, dri: torch.Tensor) -> dict:
         grid, occ, kp_ref, kp_dri = self.predict_flow(ref, dri)

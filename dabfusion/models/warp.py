@@ -46,13 +46,20 @@ def resize_grid(grid: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def warp(x: torch.Tensor, grid: torch.Tensor, occlusion: torch.Tensor | None = None,
-         mode: str = "bilinear") -> torch.Tensor:
+         mode: str = "bilinear", inside: bool = False) -> torch.Tensor:
     """Eq. (1): m * f_w(x, f). x (B, C, H, W); grid (B, h, w, 2) resized to H x W; occlusion (B, 1, H, W).
 
     ``mode="bicubic"`` keeps images sharp: bilinear sampling at sub-pixel offsets is a low-pass
     filter, and a video warped by a small flow otherwise comes out visibly blurred.
+    ``inside=True`` (generated flows) keeps every read within the outermost pixel centres: a
+    generated flow that points a border pixel past the edge would read the zero padding and
+    paint black bands along the frame's sides; it reads the edge pixel instead.
     """
     grid = resize_grid(grid, x.shape[2], x.shape[3])
+    if inside:
+        h, w = x.shape[2], x.shape[3]
+        limit = torch.tensor([1 - 1 / w, 1 - 1 / h], device=grid.device, dtype=grid.dtype)
+        grid = torch.maximum(torch.minimum(grid, limit), -limit)
     out = F.grid_sample(x, grid.to(x.dtype), mode=mode, padding_mode="zeros", align_corners=False)
     if occlusion is not None:
         if occlusion.shape[2:] != out.shape[2:]:

@@ -163,6 +163,7 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     if state is not None:
         start_epoch, history, snapshots = state["epoch"] + 1, state["history"], state.get("snapshots", {})
         log.info("resuming stage 2 from %s after epoch %d", ckpt_file, state["epoch"])
+
     def save_ema(path: Path, epochs: int) -> None:
         save_weights(path, ema.model, mcfg.to_dict(),
                      {"flow_scale": meta["flow_scale"], "n_frames": meta["n_frames"], "beat": cfg["beat"],
