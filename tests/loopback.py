@@ -28,8 +28,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
+    def _release(self):
+        """This request stops counting as active. Called just before the response's last write:
+        the client may start its next request the moment that write lands, before ``finally``
+        runs, and counting until then made a client that keeps its bound look over it."""
+        if not self._released:
+            self._released = True
+            with self.server.lock:
+                self.server.active -= 1
+
     def do_GET(self):  # noqa: N802 - http.server API
         srv = self.server
+        self._released = False
         with srv.lock:
             srv.log.append((self.path, self.headers.get("Range")))
             srv.active += 1
@@ -66,21 +76,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             if drop is not None:
+                self._release()
                 self.wfile.write(body[:drop])
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            self.wfile.write(body)
             if length != len(body):
                 self.close_connection = True
+            self._release()
+            self.wfile.write(body)
         finally:
-            with srv.lock:
-                srv.active -= 1
+            self._release()
 
     def _plain(self, code: int, body: bytes):
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self._release()
         self.wfile.write(body)
 
 

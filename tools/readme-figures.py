@@ -20,7 +20,7 @@ import pandas as pd
 BEGIN, END = "<!-- figures of the default run: begin -->", "<!-- figures of the default run: end -->"
 
 
-def block(results: Path) -> str:
+def block(results: Path, partial: bool = False) -> str:
     if not (results / "table1.csv").exists():
         raise SystemExit(f"{results}: no table1.csv; point this at a finished default run's results (make demo)")
     t1 = pd.read_csv(results / "table1.csv").set_index("method")
@@ -51,7 +51,10 @@ def block(results: Path) -> str:
             b = t6.loc["base"]
             lines.append(f"  With beats minus without (`results/table6.csv`): {b.mm_align_minus_nobeat:+.3f} "
                          f"(95 % interval {b.ci95_low:+.3f} to {b.ci95_high:+.3f}).")
-    if runtimes is not None:
+    if partial:  # jobs of an earlier run mixed with rerun ones: their span is not the default's wall time
+        lines.append("  (Part of this run's jobs were rerun at this commit: its wall time is not shown; "
+                     "the budget section gives the last full run's.)")
+    elif runtimes is not None:
         wall = runtimes[runtimes.job.str.startswith("WALL")]
         if len(wall):
             lines.append(f"  Benchmarked jobs spanned {float(wall.seconds.iloc[0]) / 60:.1f} min of wall time "
@@ -64,8 +67,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
     ap.add_argument("--write", action="store_true", help="replace the block in README.md")
+    ap.add_argument("--partial", action="store_true", help="the run was partly rerun (snakemake --forcerun): "
+                    "leave its wall time out")
     args = ap.parse_args()
-    text = block(args.results.resolve())
+    text = block(args.results.resolve(), args.partial)
     if not args.write:
         print(text)
         return
