@@ -131,10 +131,12 @@ def build_rows(number: int, scores: dict[str, Scores], frames_by_method: dict[st
         # the beat's effect: each variant's 2D-MM Align minus the no-beat model's on the same clips
         for m, s in scores.items():
             r = s.row()
-            diff, low, high = paired_difference(s.rows, scores["nobeat"].rows, "mm_align")
-            rows.append({"model": LABELS[m], "beat": "no" if m == "nobeat" else "yes", "method": m,
-                         **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]},
-                         "mm_align_minus_nobeat": diff, "ci95_low": low, "ci95_high": high})
+            row = {"model": LABELS[m], "beat": "no" if m == "nobeat" else "yes", "method": m,
+                   **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]}}
+            if "nobeat" in scores:  # without a no-beat model there is no beat effect to measure
+                diff, low, high = paired_difference(s.rows, scores["nobeat"].rows, "mm_align")
+                row.update(mm_align_minus_nobeat=diff, ci95_low=low, ci95_high=high)
+            rows.append(row)
     else:
         raise ValueError(f"no table {number}; tables are 1-6")
     return pd.DataFrame(rows)
