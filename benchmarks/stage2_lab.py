@@ -110,7 +110,8 @@ def main() -> None:
             d = d.setdefault(p, {})
         d[path[-1]] = parse_value(value)
     dcfg = {k: v for k, v in cfg["diffusion"].items() if k != "variants"}
-    dcfg = {**dcfg, "beat": dcfg.get("beat", True), "frame_rhythm": dcfg.get("frame_rhythm", False), "seed": dcfg.get("seed", 0)}
+    dcfg = {**dcfg, "beat": dcfg.get("beat", True), "frame_rhythm": dcfg.get("frame_rhythm", False),
+            "seed": dcfg.get("seed", 0)}
     n = cfg["clips"]["length"]
     feats, lfae_file = args.data / "features", args.results / "models/lfae/model.safetensors"
     clips = pd.read_parquet(args.data / f"processed/clips_n{n}.parquet")

@@ -102,8 +102,8 @@ def training_motion(clips, max_clips: int = 40, seed: int = 0) -> float:
 
     train = clips[clips.split == "train"]
     pick = train.iloc[np.random.default_rng(seed).permutation(len(train))[:max_clips]]
-    return float(np.mean([video_motion_envelope(load_clip(c.frames_file, int(c.start_frame), int(c.n_frames)), c.fps).mean()
-                          for c in pick.itertuples()]))
+    videos = (load_clip(c.frames_file, int(c.start_frame), int(c.n_frames)) for c in pick.itertuples())
+    return float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(videos, pick.itertuples())]))
 
 
 def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
@@ -213,7 +213,8 @@ def chain_flows(sampler, ref, e, beats, scfg: dict, seed: int, starts: list[int]
         for w, start in enumerate(starts):
             zc = sampler.lfae.encode(cur.to(sampler.device))[-1]
             g = [torch.Generator().manual_seed(seed + w)]
-            video = sampler.render(cur, sampler.space.to_flows(sampler.flows(zc, e[w:w + 1], beats[w:w + 1], scfg, g)))[0]
+            flows = sampler.space.to_flows(sampler.flows(zc, e[w:w + 1], beats[w:w + 1], scfg, g))
+            video = sampler.render(cur, flows)[0]
             keep = video if w == 0 else video[1:]
             frames.append(keep)
             cur = torch.from_numpy(video[-1:]).permute(0, 3, 1, 2).float() / 255.0

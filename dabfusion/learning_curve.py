@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .frames import load_clip
-from .metrics.alignment import SIGMA_SECONDS, mm_align, shifted_half_period, video_kinematic_beats, video_motion_envelope
+from .metrics.alignment import (SIGMA_SECONDS, mm_align, shifted_half_period, video_kinematic_beats,
+                                video_motion_envelope)
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,15 @@ def beat_motion_scores(videos: list[np.ndarray], clips: pd.DataFrame, beats_of, 
         chance.append(mm_align(kin, shifted_half_period(beats), SIGMA_SECONDS))
         env = video_motion_envelope(video, c.fps)
         t = np.arange(len(video)) / c.fps
-        near = np.min(np.abs(t[:, None] - beats[None, :]), axis=1) < 0.5 / c.fps if len(beats) else np.zeros(len(t), bool)
+        near = np.zeros(len(t), bool)
+        if len(beats):
+            near = np.min(np.abs(t[:, None] - beats[None, :]), axis=1) < 0.5 / c.fps
         on += list(env[near])
         off += list(env[~near])
         speed.append(env.mean())
     if gt_speed is None:
-        gt_speed = float(np.mean([video_motion_envelope(load_clip(c.frames_file, c.start_frame, c.n_frames), c.fps).mean()
-                                  for c in clips.itertuples()]))
+        gt = (load_clip(c.frames_file, c.start_frame, c.n_frames) for c in clips.itertuples())
+        gt_speed = float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(gt, clips.itertuples())]))
     return {"clips": len(videos), "mm_align": float(np.mean(own)), "mm_align_shifted": float(np.mean(chance)),
             "motion_vs_gt": float(np.mean(speed) / max(gt_speed, 1e-9)),
             "speed_on_off_beat": float(np.mean(on) / max(np.mean(off), 1e-9)) if on and off else float("nan")}
@@ -72,7 +75,9 @@ def learning_curve(models: list[tuple[int, Path]], steps_per_epoch: int, lfae_fi
     gt_speed = float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(gt, test.itertuples())]))
     weights = ecfg["weights"]["i3d"]
     i3d = I3DFeatures(Path(weights) if weights else None, ecfg["seed"], resize=ecfg["fvd_resize"])
-    features = lambda videos: np.concatenate([i3d(np.stack(videos[i:i + 8])) for i in range(0, len(videos), 8)])  # noqa: E731
+    def features(videos: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([i3d(np.stack(videos[i:i + 8])) for i in range(0, len(videos), 8)])
+
     gt_features = features(gt)
     rows = []
     for epoch, model_file in models:
