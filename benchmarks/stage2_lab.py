@@ -29,8 +29,8 @@ from dabfusion.music.features import with_window_ids
 from dabfusion.training.flow_cache import clip_flows, frames_tensor, select_clips
 
 
-def score(videos: list[np.ndarray], clips: pd.DataFrame, beats_of: pd.Series) -> dict:
-    return beat_motion_scores(videos, clips, lambda m: beats_of[m])
+def score(videos: list[np.ndarray], clips: pd.DataFrame, beats_of: pd.Series, gt_speed: float | None = None) -> dict:
+    return beat_motion_scores(videos, clips, lambda m: beats_of[m], gt_speed)
 
 
 def flow_timing(flows: list[torch.Tensor], beats: list[torch.Tensor]) -> dict:
@@ -78,7 +78,7 @@ def evaluate_model(model_file: Path, args, cfg: dict, test: pd.DataFrame, feats:
         unseen += list(ds.generate(ref.expand(len(part), -1, -1, -1), e, beats, scfg, list(range(len(part)))))
     gt_motion = np.mean([video_motion_envelope(load_clip(c.frames_file, c.start_frame, c.n_frames), c.fps).mean()
                          for c in test.itertuples()])
-    result = {**score(videos, test, beats_of), **flow_timing(flows, rhythm)}
+    result = {**score(videos, test, beats_of, gt_motion), **flow_timing(flows, rhythm)}
     result["unseen_motion_vs_gt"] = float(np.mean([video_motion_envelope(v, 15.0).mean() for v in unseen]) / gt_motion)
     return result, videos, unseen
 
