@@ -3,12 +3,18 @@
 VENV ?= .venv
 CORES ?= all
 
-.PHONY: setup demo smoke test lint benchmark clean
+.PHONY: setup demo bench smoke test lint benchmark docs clean
 setup:
 	bash tools/setup-venv.sh
 
 demo: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
+
+bench: setup
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/bench.yaml
+
+docs:
+	$(VENV)/bin/python tools/docs-results.py results results/bench
 
 smoke: setup
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile presets/smoke.yaml

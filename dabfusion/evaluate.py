@@ -30,7 +30,7 @@ from .io import DataError, atomic_path, write_json_atomic, write_table_atomic
 log = logging.getLogger(__name__)
 
 QUALITY = ["psnr", "ssim", "lpips"]
-ALIGNMENT = ["cs", "mm_align", "mm_align_shifted", "av_align"]
+ALIGNMENT = ["cs", "mm_align", "mm_align_shifted", "av_align", "motion"]
 
 
 @dataclass
@@ -96,7 +96,7 @@ def score_video(sc: Scorers, frames: np.ndarray, fps: float, audio: np.ndarray, 
     ``reference`` (the ground truth of the same clip) adds PSNR, SSIM and LPIPS; the frame
     counts must match (a shorter video is scored on the common frames, and says so).
     """
-    from .metrics.alignment import av_align, mm_align, shifted_half_period, video_kinematic_beats
+    from .metrics.alignment import av_align, envelope_minima, mm_align, shifted_half_period, video_motion_envelope
     from .metrics.clip_score import clip_score, music_embedding
     from .metrics.image import psnr, ssim, to_tensor
 
@@ -109,7 +109,9 @@ def score_video(sc: Scorers, frames: np.ndarray, fps: float, audio: np.ndarray, 
         row.update(psnr=float(psnr(g, r).mean()), ssim=float(ssim(g, r).mean()), lpips=float(sc.lpips(g, r).mean()))
     sel = _even_frames(len(frames), sc.cs_frames)
     row["cs"] = clip_score(sc.clip(frames[sel]), music_embedding(sc.wav2clip, audio, sample_rate))
-    kin = video_kinematic_beats(frames, fps)
+    env = video_motion_envelope(frames, fps)
+    kin = envelope_minima(env, fps)
+    row["motion"] = float(env.mean())  # the dancer's mean speed (px/s): a model that stands still scores ~0
     row["kinematic_beats"] = len(kin)
     row["mm_align"] = mm_align(kin, music_beat_times, sigma_seconds=sc.sigma_seconds)
     row["mm_align_shifted"] = mm_align(kin, shifted_half_period(music_beat_times), sigma_seconds=sc.sigma_seconds)

@@ -157,7 +157,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
         gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in part.itertuples()]
         ref = torch.stack([frames_tensor(v[:1])[0] for v in gt])
         e, beats = cond.get(part.window_id)
-        seeds = [clip_seed(scfg["seed"], c) for c in part.clip_id]
+        seeds = [clip_seed(scfg.get("noise_seed", scfg["seed"]), c) for c in part.clip_id]
         t0 = time.perf_counter()
         videos = ds.generate(ref, e, beats, scfg, seeds)
         per_video = (time.perf_counter() - t0) / len(part)

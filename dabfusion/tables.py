@@ -35,9 +35,11 @@ LABELS = {"gt": "Ground Truth", "base": "DabFusion", "static": "Static (first fr
 QUALITY_COLS = ["fvd", "lpips", "psnr", "ssim"]
 #: mm_align_shifted is 2D-MM Align's chance control (the same videos against the beats shifted by
 #: half a period, ``metrics.alignment.shifted_half_period``): reported beside every 2D-MM Align
-ALIGN_COLS = ["cs", "mm_align", "mm_align_shifted", "av_align"]
+#: motion is the dancer's mean speed (px/s, ``metrics.alignment.video_motion_envelope``): the
+#: ground truth's is the target, and a model that stands still scores about 0
+ALIGN_COLS = ["cs", "mm_align", "mm_align_shifted", "av_align", "motion"]
 HIGHER_IS_BETTER = {"fvd": False, "lpips": False, "psnr": True, "ssim": True, "cs": True, "mm_align": True,
-                    "mm_align_shifted": None, "av_align": True}
+                    "mm_align_shifted": None, "av_align": True, "motion": "gt"}
 BOOTSTRAP_RESAMPLES = 2000
 TITLES = {1: "DabFusion against baselines", 2: "Video quality per camera", 3: "Alignment",
           4: "Alignment per dance style", 5: "Video length", 6: "Beat information"}
@@ -74,13 +76,14 @@ class Scores:
             for k in ("lpips", "psnr", "ssim"):
                 out[k] = float(sub[k].mean()) if k in sub and sub[k].notna().any() else None
         if alignment:
-            out.update({k: float(sub[k].mean()) for k in ALIGN_COLS})
+            out.update({k: float(sub[k].mean()) for k in ALIGN_COLS if k in sub})  # motion: scored since issue 16
         out["videos"] = int(mask.sum())
         return out
 
 
 def _arrow(col: str) -> str:
-    return {True: "↑", False: "↓", None: "(chance control)"}[HIGHER_IS_BETTER[col]]
+    return {True: "↑", False: "↓", None: "(chance control)", "gt": "(px/s; the ground truth's is the target)"}[
+        HIGHER_IS_BETTER[col]]
 
 
 def paired_difference(a: pd.DataFrame, b: pd.DataFrame, col: str, seed: int = 0) -> tuple[float, float, float]:
@@ -126,13 +129,13 @@ def build_rows(number: int, scores: dict[str, Scores], frames_by_method: dict[st
     elif number == 5:
         for m, s in scores.items():
             r = s.row()
-            rows.append({"frames": frames_by_method[m], "method": m, **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]}})
+            rows.append({"frames": frames_by_method[m], "method": m, **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}})
     elif number == 6:
         # the beat's effect: each variant's 2D-MM Align minus the no-beat model's on the same clips
         for m, s in scores.items():
             r = s.row()
             row = {"model": LABELS[m], "beat": "no" if m == "nobeat" else "yes", "method": m,
-                   **{k: r[k] for k in ALIGN_COLS + ["fvd", "videos"]}}
+                   **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}}
             if "nobeat" in scores:  # without a no-beat model there is no beat effect to measure
                 diff, low, high = paired_difference(s.rows, scores["nobeat"].rows, "mm_align")
                 row.update(mm_align_minus_nobeat=diff, ci95_low=low, ci95_high=high)
@@ -239,4 +242,49 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
     _figure(number, table, out_csv.with_suffix(".png"))
     write_json_atomic(out_csv.with_suffix(".json"), meta)
     log.info("table %d (%s): %d rows -> %s", number, TITLES[number], len(table), out_csv)
+    return table
+
+
+def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], out_csv: Path, source: str) -> pd.DataFrame:
+    """Repeats of one setting with other seeds (``diffusion.variants.*.seed``): their spread.
+
+    ``groups``: setting -> {variant: its seed} (two or more); ``per_video`` also holds the ground truth
+    (``gt``) and any baselines, which are deterministic and get one row each. Rows per variant:
+    FVD, 2D-MM Align and its chance control, motion and motion over the ground truth's on the
+    same clips; then the mean, min and max of each group. Writes ``.csv`` and ``.md``.
+    """
+    scores = {m: Scores(p) for m, p in per_video.items()}
+    gt = scores.get("gt")
+    gt_motion = gt.rows.set_index("clip_id")["motion"] if gt is not None and "motion" in gt.rows else None
+    cols = ["fvd", "mm_align", "mm_align_shifted", "motion", "motion_vs_gt"]
+
+    def row(m: str) -> dict:
+        s, r = scores[m], scores[m].row()
+        ratio = None
+        if gt_motion is not None and "motion" in s.rows:
+            own = s.rows.set_index("clip_id")["motion"]
+            ratio = float(own.mean() / gt_motion.loc[own.index].mean())
+        return {"method": m, **{k: r.get(k) for k in cols[:-1]}, "motion_vs_gt": ratio, "videos": r["videos"]}
+
+    rows = []
+    for setting, members in groups.items():
+        part = pd.DataFrame([{"setting": setting, "seed": seed, **row(m)} for m, seed in members.items()])
+        rows += part.to_dict("records")
+        for stat in ("mean", "min", "max"):
+            rows.append({"setting": setting, "method": stat, **getattr(part[cols], stat)().to_dict()})
+    rows += [{"setting": m, **row(m)} for m in per_video if m not in {v for g in groups.values() for v in g}]
+    table = pd.DataFrame(rows).astype({"seed": "Int64"})
+    write_table_atomic(out_csv, table)
+    lines = ["# Seeds: repeats of one setting", ""]
+    if source == "synthetic":
+        lines += ["> Computed on the SYNTHETIC AIST++-shaped dataset, not on AIST++.", ""]
+    fmt = table.copy()
+    for c in cols:
+        fmt[c] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4g}") for v in fmt[c]]
+    lines += [fmt.to_markdown(index=False), "",
+              "Each repeat trains stage 2 and draws the sampling noise with its own seed (stage 1, the data and "
+              "the test clips are shared). mm_align_shifted: the chance control; motion: the dancer's mean "
+              "speed (px/s); motion_vs_gt: over the ground truth's on the same clips. Baselines are deterministic."]
+    write_text_atomic(Path(out_csv).with_suffix(".md"), "\n".join(lines) + "\n")
+    log.info("seeds: %d settings repeated -> %s", len(groups), out_csv)
     return table

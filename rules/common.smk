@@ -1,4 +1,5 @@
 # Shared helpers: config validation, paths, targets. No rules here.
+import json
 import sys
 from pathlib import Path
 
@@ -103,7 +104,14 @@ def cached_clips(n):
 def diffusion_config(variant):
     """Stage-2 settings of one variant (its frames, beat and frame_rhythm over the shared ones)."""
     shared = {k: v for k, v in config["diffusion"].items() if k != "variants"}
-    return {**shared, **VARIANTS[variant], "frames": variant_frames(variant), "variant": variant}
+    own = {k: v for k, v in VARIANTS[variant].items() if not (k == "seed" and v is None)}
+    return {**shared, **own, "frames": variant_frames(variant), "variant": variant}
+
+
+def sampling_config(variant):
+    """Sampling settings of one variant: a variant with its own seed draws its own noise."""
+    seed = VARIANTS[variant]["seed"]
+    return config["sampling"] if seed is None else {**config["sampling"], "noise_seed": config["sampling"]["seed"] + seed}
 
 
 def snapshot_epochs():
@@ -223,8 +231,7 @@ def default_targets():
         f"{RESULTS}/figure6/figure6.png",
         f"{RESULTS}/runtimes.csv",
     ]
-    if snapshot_epochs():
-        targets.append(f"{RESULTS}/report/learning_curve.csv")
+    targets += optional_results() + [f"{RESULTS}/summary.md"]
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [
             f"{RESULTS}/dataset/stills.png",
@@ -232,3 +239,47 @@ def default_targets():
             f"{RESULTS}/dataset/checks.csv",
         ]
     return targets
+
+
+def seed_groups():
+    """Variants that repeat one setting with other seeds: {setting: {variant: seed}}, two or more each.
+
+    A setting is a variant's keys but its seed; it is named after its seed-less member if any."""
+    groups = {}
+    for v, spec in VARIANTS.items():
+        key = json.dumps({k: x for k, x in spec.items() if k != "seed"}, sort_keys=True)
+        groups.setdefault(key, {})[v] = spec["seed"] if spec["seed"] is not None else config["diffusion"]["seed"]
+    named = {}
+    for members in groups.values():
+        if len(members) >= 2:
+            plain = [v for v in members if VARIANTS[v]["seed"] is None]
+            named[plain[0] if plain else next(iter(members))] = dict(sorted(members.items(), key=lambda kv: kv[1]))
+    return named
+
+
+def seed_table_inputs(wildcards):
+    """Every repeated variant's scores, and the ground truth's and the baselines' to compare."""
+    methods = ["gt", *BASELINES, *[v for g in seed_groups().values() for v in g]]
+    return {m: f"{RESULTS}/eval/{m}/per_video.csv" for m in methods}
+
+
+def optional_results():
+    """The learning curve and the seeds table, when the config asks for them."""
+    return ([f"{RESULTS}/report/learning_curve.csv"] if snapshot_epochs() else []) + (
+        [f"{RESULTS}/seeds.csv"] if seed_groups() else [])
+
+
+def workflow_commit():
+    """The checkout's commit (+ "-dirty" with uncommitted changes), for the summary; "unknown" outside git."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=workflow.basedir, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_seeds():
+    return {k: config[k]["seed"] for k in ("synthetic", "music", "lfae", "diffusion", "sampling", "evaluation")
+            if k in config and "seed" in config[k]}

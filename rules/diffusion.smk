@@ -68,7 +68,7 @@ rule sample_videos:
             subcategory="{variant}",
         ),
     params:
-        sampling=config["sampling"],
+        sampling=lambda wildcards: sampling_config(wildcards.variant),
     log:
         f"{RESULTS}/logs/sample_videos_{{variant}}.log",
     benchmark:

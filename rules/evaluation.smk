@@ -101,6 +101,25 @@ rule make_table:
         "../scripts/make_table.py"
 
 
+rule seed_table:
+    input:
+        unpack(seed_table_inputs),
+    output:
+        csv=report(f"{RESULTS}/seeds.csv", caption="../report/seeds.rst", category="Tables"),
+        md=f"{RESULTS}/seeds.md",
+    params:
+        groups=seed_groups(),
+        source=config["source"],
+    log:
+        f"{RESULTS}/logs/seed_table.log",
+    resources:
+        **cluster_resources("make_table"),
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/seed_table.py"
+
+
 rule comparison_videos:
     input:
         samples=f"{RESULTS}/samples/base/samples.csv",
@@ -139,6 +158,7 @@ rule runtime_table:
     input:
         tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
         figure6=f"{RESULTS}/figure6/figure6.png",
+        extra=optional_results(),  # so that the wall time covers every job of the run
     output:
         csv=report(f"{RESULTS}/runtimes.csv", caption="../report/runtimes.rst", category="Budget"),
     params:
@@ -151,3 +171,28 @@ rule runtime_table:
         "../envs/models.yaml"
     script:
         "../scripts/runtime_table.py"
+
+
+rule summary:
+    input:
+        tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
+        figure6=f"{RESULTS}/figure6/figure6.csv",
+        stage1=f"{RESULTS}/lfae/reconstruction.csv",
+        table1_meta=f"{RESULTS}/table1.json",
+        runtimes=f"{RESULTS}/runtimes.csv",
+        extra=optional_results(),
+    output:
+        md=f"{RESULTS}/summary.md",
+    params:
+        results=lambda wildcards, output: str(Path(output.md).parent),  # the inputs above are read from it
+        commit=workflow_commit(),
+        seeds=run_seeds(),
+        source=config["source"],
+    log:
+        f"{RESULTS}/logs/summary.log",
+    resources:
+        **cluster_resources("runtime_table"),
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/summary.py"

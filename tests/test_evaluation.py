@@ -20,6 +20,7 @@ def _fake_scores(folder: Path, method: str, rng, n=8, frames=16, shift=0.0):
         "fps": 15.0, "frames": frames, "psnr": rng.uniform(20, 30, n), "ssim": rng.uniform(0.5, 0.9, n),
         "lpips": rng.uniform(0.1, 0.3, n), "cs": rng.uniform(-0.1, 0.2, n), "kinematic_beats": 2,
         "mm_align": rng.uniform(0, 1, n), "mm_align_shifted": rng.uniform(0, 1, n), "av_align": rng.uniform(0, 0.5, n),
+        "motion": rng.uniform(5, 20, n),
     })
     if method == "gt":
         rows[["psnr", "ssim", "lpips"]] = np.nan
@@ -121,6 +122,32 @@ def test_table6_beat_effect_is_paired_over_clips_with_a_bootstrap_interval(tmp_p
     assert fb.ci95_low < fb.mm_align_minus_nobeat < fb.ci95_high and fb.ci95_low < 0 < fb.ci95_high
     diff, low, high = paired_difference(pd.read_csv(files["framebeat"][0]), nobeat, "mm_align")
     assert diff == pytest.approx(fb.mm_align_minus_nobeat) and (low, high) == pytest.approx((fb.ci95_low, fb.ci95_high))
+
+
+def test_seed_table_spread_of_repeats_against_deterministic_baselines(tmp_path):
+    from dabfusion.metrics.fvd import fvd
+    from dabfusion.tables import seed_table
+
+    rng = np.random.default_rng(4)
+    files = {m: _fake_scores(tmp_path / m, m, rng, shift=s) for m, s in
+             (("gt", 0.0), ("base", 0.3), ("base_seed1", 0.6), ("base_seed2", 0.9), ("retrieval", 1.0))}
+    gt_rows = files["gt"][2]
+    # one repeat moves half as much as the ground truth on every clip (rows in another order)
+    half = files["base_seed1"][2].assign(motion=gt_rows.motion / 2).iloc[::-1]
+    half.to_csv(files["base_seed1"][0], index=False)
+    t = seed_table({"base": {"base": 0, "base_seed1": 1, "base_seed2": 2}}, {m: f[0] for m, f in files.items()},
+                   tmp_path / "seeds.csv", "synthetic")
+    runs = t[t.setting == "base"].set_index("method")
+    assert list(runs.index) == ["base", "base_seed1", "base_seed2", "mean", "min", "max"]
+    assert list(runs.seed.iloc[:3]) == [0, 1, 2]
+    assert runs.loc["base_seed1", "motion_vs_gt"] == pytest.approx(0.5)
+    fvds = [fvd(files[m][3], files[m][4]) for m in ("base", "base_seed1", "base_seed2")]
+    assert runs.loc["base_seed2", "fvd"] == pytest.approx(fvds[2])
+    assert runs.loc["mean", "fvd"] == pytest.approx(np.mean(fvds)) and runs.loc["max", "fvd"] == pytest.approx(max(fvds))
+    assert runs.loc["min", "mm_align"] <= runs.loc["mean", "mm_align"] <= runs.loc["max", "mm_align"]
+    others = t[t.setting != "base"].set_index("method")
+    assert set(others.index) == {"gt", "retrieval"} and others.loc["gt", "motion_vs_gt"] == pytest.approx(1.0)
+    assert "chance control" in (tmp_path / "seeds.md").read_text()
 
 
 def test_one_video_gives_an_empty_fvd_not_nan(tmp_path):

@@ -83,7 +83,8 @@ def test_bench_preset_trains_longer_and_draws_the_learning_curve(tmp_path):
     assert res.returncode == 0, out[-3000:]
     jobs = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
             if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert jobs["learning_curve"] == 1 and jobs["train_diffusion"] == 4
+    assert jobs["learning_curve"] == 1 and jobs["train_diffusion"] == 6  # base three times: its seed spread
+    assert jobs["seed_table"] == 1 and jobs["summary"] == 1
 
 
 def test_aistpp_preset_fetches_weights_first(tmp_path):
@@ -163,6 +164,17 @@ def test_smoke_run_end_to_end(tmp_path):
     assert len(list((out / "report/side_by_side").glob("*.mp4"))) == 4
     runtimes = pd.read_csv(out / "runtimes.csv")
     assert {"score_videos_gt", "train_diffusion_base", "synthesize_dataset"} <= set(runtimes.job)
+    # a repeat with another seed: its own model and noise, and the spread in seeds.csv
+    seeds = pd.read_csv(out / "seeds.csv")
+    runs = seeds[seeds.setting == "base"].set_index("method")
+    assert list(runs.index) == ["base", "base_seed1", "mean", "min", "max"] and list(runs.seed.iloc[:2]) == [0, 1]
+    assert runs.loc["base", "mm_align"] == pytest.approx(t3.set_index("method").loc["base", "mm_align"])
+    assert not pd.read_csv(out / "samples/base/samples.csv").seed.isin(
+        pd.read_csv(out / "samples/base_seed1/samples.csv").seed).any()
+    # the summary: figures read from the tables, with the chance control
+    summary = (out / "summary.md").read_text()
+    base = t3.set_index("method").loc["base"]
+    assert f"{base.mm_align:.3f}" in summary and f"{base.mm_align_shifted:.3f}" in summary and "chance control" in summary and "seeds, mean" in summary
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
                  "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])

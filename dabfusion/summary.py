@@ -1,0 +1,136 @@
+"""``results/summary.md``: the key figures of one finished run, written by the pipeline.
+
+Every number is read from a file the run wrote (the tables, ``seeds.csv``, ``figure6.csv``,
+the learning curve, stage 1's reconstruction, ``runtimes.csv``); none is typed. Each 2D-MM
+Align figure is shown with its chance control (the same videos against the beats shifted by
+half a period). Torch-free, so it runs in a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from .io import write_text_atomic
+
+NAMES = {"gt": "ground truth", "base": "DabFusion", "static": "static", "retrieval": "retrieval",
+         "long": "DabFusion 2N frames", "nobeat": "no beat", "globalbeat": "beats in e only (paper)"}
+
+
+def _f(x, digits: int = 3) -> str:
+    return "" if x is None or pd.isna(x) else f"{x:.{digits}f}"
+
+
+def _md(df: pd.DataFrame) -> str:
+    return df.to_markdown(index=False)
+
+
+def _alignment(results: Path) -> list[str]:
+    t3 = pd.read_csv(results / "table3.csv")
+    gt = t3.set_index("method")
+    out = pd.DataFrame({"method": [NAMES.get(m, m) for m in t3.method],
+                        "2D-MM Align": [_f(x) for x in t3.mm_align],
+                        "chance control": [_f(x) for x in t3.mm_align_shifted]})
+    if "gt" in gt.index:
+        out["2D-MM / ground truth"] = [_f(x / gt.loc["gt", "mm_align"], 2) for x in t3.mm_align]
+    if "motion" in t3:
+        out["motion (px/s)"] = [_f(x, 2) for x in t3.motion]
+        if "gt" in gt.index:
+            out["motion / ground truth"] = [_f(x / gt.loc["gt", "motion"], 2) for x in t3.motion]
+    return ["## Alignment and motion (`table3.csv`)", "", _md(out)]
+
+
+def _quality(results: Path) -> list[str]:
+    t1 = pd.read_csv(results / "table1.csv")
+    out = pd.DataFrame({"method": [NAMES.get(m, m) for m in t1.method], "FVD": [_f(x) for x in t1.fvd],
+                        "LPIPS": [_f(x) for x in t1.lpips], "PSNR": [_f(x, 2) for x in t1.psnr],
+                        "SSIM": [_f(x) for x in t1.ssim]})
+    return ["## Video quality (`table1.csv`)", "", _md(out)]
+
+
+def _beat_effect(results: Path) -> list[str]:
+    t6 = pd.read_csv(results / "table6.csv")
+    out = pd.DataFrame({"variant": [NAMES.get(m, m) for m in t6.method], "2D-MM Align": [_f(x) for x in t6.mm_align],
+                        "chance control": [_f(x) for x in t6.mm_align_shifted], "FVD": [_f(x) for x in t6.fvd]})
+    if "mm_align_minus_nobeat" in t6:
+        out["minus no beat [95 % interval]"] = [
+            f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" if m != "nobeat" else "" for m, d, lo, hi in
+            zip(t6.method, t6.mm_align_minus_nobeat, t6.ci95_low, t6.ci95_high)]
+    return ["## Beat information (`table6.csv`)", "", _md(out)]
+
+
+def _seeds(results: Path) -> list[str]:
+    s = pd.read_csv(results / "seeds.csv")
+    stats = s[s.method.isin(["mean", "min", "max"])]
+    lines = ["## Repeats with other seeds (`seeds.csv`)", ""]
+    for setting, part in stats.groupby("setting", sort=False):
+        p = part.set_index("method")
+        n = int(((s.setting == setting) & ~s.method.isin(["mean", "min", "max"])).sum())
+        cells = [f"{col} {_f(p.loc['mean', col])} [{_f(p.loc['min', col])}, {_f(p.loc['max', col])}]"
+                 for col in ("fvd", "mm_align", "mm_align_shifted", "motion_vs_gt") if col in p]
+        lines.append(f"- {setting}, {n} seeds, mean [min, max]: " + "; ".join(cells) + ".")
+    single = s[~s.setting.isin(stats.setting.unique())]
+    if len(single):
+        lines.append("- deterministic: " + "; ".join(
+            f"{r.setting}" + (f" FVD {_f(r.fvd)}," if pd.notna(r.fvd) else "")
+            + f" 2D-MM {_f(r.mm_align)} ({_f(r.mm_align_shifted)})" for r in single.itertuples()) + ".")
+    return lines
+
+
+def _figure6(results: Path) -> list[str]:
+    f6 = pd.read_csv(results / "figure6" / "figure6.csv")
+    m = f6.motion_vs_training
+    return ["## Unseen dancers (`figure6/figure6.csv`)", "",
+            f"Motion over the training dancers' ground truth's, {len(f6)} videos: mean {m.mean():.2f}, "
+            f"min {m.min():.2f}, max {m.max():.2f}."]
+
+
+def _curve(results: Path) -> list[str]:
+    c = pd.read_csv(results / "report" / "learning_curve.csv")
+    cols = [k for k in ("steps", "mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", "fvd") if k in c]
+    return ["## Learning curve of the base variant (`report/learning_curve.csv`)", "",
+            _md(c[cols].round(3))]
+
+
+def _stage1(results: Path) -> list[str]:
+    r = pd.read_csv(results / "lfae" / "reconstruction.csv")
+    return ["## Stage 1 (`lfae/reconstruction.csv`)", "",
+            _md(r[["method", "psnr", "ssim", "lpips", "pairs"]].round(4))]
+
+
+def _times(results: Path) -> list[str]:
+    t = pd.read_csv(results / "runtimes.csv")
+    wall = t[t.job.str.startswith("WALL")]
+    jobs = t[~t.job.str.startswith(("WALL", "TOTAL"))].sort_values("seconds", ascending=False).head(8)
+    lines = ["## Time (`runtimes.csv`)", ""]
+    if len(wall):
+        lines.append(f"Wall time of the benchmarked jobs: {float(wall.seconds.iloc[0]) / 60:.1f} min. Longest jobs:")
+        lines.append("")
+    lines.append(_md(jobs.assign(minutes=(jobs.seconds / 60).round(1))[["job", "minutes", "max_rss_mb"]]))
+    return lines
+
+
+SECTIONS = [("table1.csv", _quality), ("table3.csv", _alignment), ("table6.csv", _beat_effect), ("seeds.csv", _seeds),
+            ("figure6/figure6.csv", _figure6), ("report/learning_curve.csv", _curve),
+            ("lfae/reconstruction.csv", _stage1), ("runtimes.csv", _times)]
+
+
+def write_summary(results: Path, out_md: Path, commit: str, seeds: dict, source: str) -> str:
+    """Write ``out_md`` from the files of ``results`` that exist; returns the text."""
+    results = Path(results)
+    meta = json.loads((results / "table1.json").read_text())
+    lines = [f"# Summary of the run in `{results}`", "",
+             f"Commit {commit}; {source} data; {meta['videos']} test clips; machine: {platform.system()} "
+             f"{platform.machine()}, {os.cpu_count()} cores; seeds: "
+             + ", ".join(f"{k} {v}" for k, v in seeds.items()) + "."]
+    lines += [""] + [f"> {w}" for w in meta["warnings"]]
+    for name, section in SECTIONS:
+        if (results / name).exists():
+            lines += [""] + section(results)
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(out_md, text)
+    return text
