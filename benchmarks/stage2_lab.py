@@ -135,7 +135,7 @@ def main() -> None:
             videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
             flows.append(target.encode(grid[None], occ[None], flow_scale))
         beats = MusicConditions(feats / f"music_embedding_n{n}.parquet").get(test.window_id)[1]
-        result = {"setting": "recon", **flow_timing(flows, [beats])}
+        result = {"setting": "recon", "stage1": str(lfae_file), **flow_timing(flows, [beats])}
     elif args.model:
         r, videos, unseen = evaluate_model(args.model, args, cfg, test, feats, lfae_file, beats_of)
         result = {"setting": args.set, "model": str(args.model), **r}

@@ -24,7 +24,9 @@ def rows(folder: Path) -> list[str]:
 
 
 def row(name: str, r: dict) -> str:
-    setting = "stage-1 flows of the test clips themselves" if r["setting"] == "recon" else \
+    own = Path(r.get("stage1", "results/models/lfae/model.safetensors")).parents[2]  # OUT of stage1_lab.py
+    stage1 = "" if own.name in ("results", "") else f" (stage 1 of `stage1_lab.py {own.name}`)"
+    setting = f"stage-1 flows of the test clips themselves{stage1}" if r["setting"] == "recon" else \
         ", ".join(s.removeprefix("diffusion.") for s in r["setting"]) or "the default"
     if r.get("model"):  # a model of another run, sampled with other settings
         setting = f"model of {Path(r['model']).parent.name}; {setting}"
