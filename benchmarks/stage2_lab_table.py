@@ -25,7 +25,9 @@ def rows(folder: Path) -> list[str]:
 
 def row(name: str, r: dict) -> str:
     own = Path(r.get("stage1", "results/models/lfae/model.safetensors")).parents[2]  # OUT of stage1_lab.py
-    stage1 = "" if own.name in ("results", "") else f" (stage 1 of `stage1_lab.py {own.name}`)"
+    settings = own / "settings.json"
+    sets = ", ".join(json.loads(settings.read_text())["set"]) if settings.exists() else own.name
+    stage1 = "" if own.name in ("results", "") else f" (stage 1: lfae {sets})"
     setting = f"stage-1 flows of the test clips themselves{stage1}" if r["setting"] == "recon" else \
         ", ".join(s.removeprefix("diffusion.") for s in r["setting"]) or "the default"
     if r.get("model"):  # a model of another run, sampled with other settings
