@@ -24,6 +24,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/ruff check dabfusion scripts tests benchmarks tools
 
 benchmark: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -58,7 +58,8 @@ def main() -> None:
                      np.array_equal(np.round(beats * SR / 512), np.round(beats_ref * SR / 512))))
     print(f"{len(work)} items of {seconds:g} s; librosa (child process, incl. its start and numba compile) "
           f"{t_librosa:.1f} s, ours {t_ours:.1f} s")
-    print(f"{'group':26s} {'n':>3s} {'F@70ms mean':>11s} {'F min':>6s} {'tempo diff max':>14s} {'identical beats':>15s}")
+    print(f"{'group':26s} {'n':>3s} {'F@70ms mean':>11s} {'F min':>6s} "
+          f"{'tempo diff max':>14s} {'identical beats':>15s}")
     for group in dict.fromkeys(r[0] for r in rows):
         g = [r for r in rows if r[0] == group]
         print(f"{group:26s} {len(g):3d} {np.mean([r[2] for r in g]):11.4f} {min(r[2] for r in g):6.4f} "

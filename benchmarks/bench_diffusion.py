@@ -57,10 +57,13 @@ SAMPLERS = [("ddpm", 1000), ("ddim", 50), ("dpmpp2m", 25), ("dpmpp2m", 15)]
 
 def main() -> None:
     for name, spec in SHAPES.items():
-        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)],
+                             capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{name:<8} {spec['frames']} frames, {spec['latent']}x{spec['latent']} latent: {r['params_M']:.2f} M params, "
-              f"training step {r['train_s']:.2f} s, sampling step {r['sample_s']:.3f} s, peak RSS {r['peak_rss_GB']:.2f} GB")
+        print(f"{name:<8} {spec['frames']} frames, {spec['latent']}x{spec['latent']} latent: "
+              f"{r['params_M']:.2f} M params, "
+              f"training step {r['train_s']:.2f} s, sampling step {r['sample_s']:.3f} s, "
+              f"peak RSS {r['peak_rss_GB']:.2f} GB")
         lfdm = spec["lfdm"]
         if lfdm:
             print(f"         LFDM (lfdm.md, same kind of CPU, not this run): {lfdm['params_M']} M, "
@@ -69,7 +72,8 @@ def main() -> None:
             video = steps * r["sample_s"]
             line = f"         {sampler:<8} {steps:>4} calls: {video:8.1f} s a video"
             if lfdm:
-                line += f"  ({1000 * lfdm['sample_s'] / video:6.1f}x faster than LFDM's DDPM-1000, {1000 * lfdm['sample_s']:.0f} s)"
+                line += (f"  ({1000 * lfdm['sample_s'] / video:6.1f}x faster than LFDM's DDPM-1000, "
+                         f"{1000 * lfdm['sample_s']:.0f} s)")
             print(line)
 
 

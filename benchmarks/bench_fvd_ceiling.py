@@ -14,12 +14,15 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+from dabfusion.checkpoints import load_lfae  # noqa: E402
 from dabfusion.config import load_config  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
 from dabfusion.metrics.fvd import I3DFeatures, fvd  # noqa: E402
-from dabfusion.metrics.image import psnr, to_tensor  # noqa: E402
-from dabfusion.training.flow_cache import clip_flows, frames_tensor  # noqa: E402
-from dabfusion.training.lfae import load_lfae  # noqa: E402
+from dabfusion.metrics.image import (
+    psnr,  # noqa: E402
+    to_tensor,  # noqa: E402
+)
+from dabfusion.training.flow_cache import clip_flows  # noqa: E402
 
 torch.set_num_threads(2)
 cfg = load_config("config.yaml")
@@ -29,7 +32,7 @@ gts, stat, recs, occ = [], [], {"bicubic": [], "bilinear": []}, []
 with torch.inference_mode():
     for c in s.itertuples():
         gt = load_clip(c.frames_file, c.start_frame, c.n_frames)
-        f = frames_tensor(gt)
+        f = to_tensor(gt)
         g, o, _ = clip_flows(lfae, f)
         feats = lfae.encode(f[:1])
         occ.append(float(o.mean()))

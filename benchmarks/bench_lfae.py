@@ -31,7 +31,8 @@ times = []
 for i in range(spec["steps"] + 1):
     t0 = time.perf_counter()
     r = model(x, y)
-    loss = vgg(r["out"], y) + (r["out"] - y).abs().mean() + equivariance_loss(model.detect, y, r["kp_dri"][0], random_affine(b, 0.05, g))
+    loss = (vgg(r["out"], y) + (r["out"] - y).abs().mean()
+            + equivariance_loss(model.detect, y, r["kp_dri"][0], random_affine(b, 0.05, g)))
     opt.zero_grad(); loss.backward(); opt.step()
     if i: times.append(time.perf_counter() - t0)
 params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -52,7 +53,8 @@ SHAPES = {
 
 def main() -> None:
     for name, spec in SHAPES.items():
-        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)],
+                             capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{name:<16} batch {spec['batch']:>3}: {r['params_M']:6.2f} M params, {r['step_s']:6.2f} s/step, "
               f"{r['images_per_s']:6.1f} images/s, peak RSS {r['peak_rss_GB']:.2f} GB")

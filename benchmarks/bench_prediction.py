@@ -25,10 +25,11 @@ from dabfusion.diffusion.conditions import MusicConditions  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
 from dabfusion.logs import setup_logging  # noqa: E402
 from dabfusion.metrics.fvd import I3DFeatures, fvd  # noqa: E402
+from dabfusion.metrics.image import to_tensor  # noqa: E402
 from dabfusion.models.warp import displacement_from_grid  # noqa: E402
 from dabfusion.sampling import DanceSampler, clip_seed  # noqa: E402
 from dabfusion.training.diffusion import train_diffusion  # noqa: E402
-from dabfusion.training.flow_cache import clip_flows, frames_tensor  # noqa: E402
+from dabfusion.training.flow_cache import clip_flows  # noqa: E402
 
 
 def flow_motion(grid: torch.Tensor) -> tuple[float, float]:
@@ -69,13 +70,13 @@ def main() -> None:
         with torch.inference_mode():
             for lo in range(0, len(samples), 8):
                 part, gt = samples.iloc[lo:lo + 8], gts[lo:lo + 8]
-                ref = torch.stack([frames_tensor(v[:1])[0] for v in gt])
+                ref = torch.stack([to_tensor(v[:1])[0] for v in gt])
                 e, beats = cond.get(part.window_id)
                 gens = [torch.Generator().manual_seed(clip_seed(cfg["sampling"]["seed"], c)) for c in part.clip_id]
                 a0 = ds.flows(ds.lfae.encode(ref)[-1], e, beats, cfg["sampling"], gens)
                 grid, _ = target.decode(a0.float(), ds.meta["flow_scale"])
                 motion += [flow_motion(g) for g in grid]
-                real += [flow_motion(clip_flows(ds.lfae, frames_tensor(v))[0]) for v in gt]
+                real += [flow_motion(clip_flows(ds.lfae, to_tensor(v))[0]) for v in gt]
                 gen += list(ds.render(ref, a0))
         m, r = np.mean(motion, 0), np.mean(real, 0)
         print(f"prediction {pred} (dim {vcfg['model']['dim']}): FVD {fvd(f_gt, feats(gen)):.3f}; flows move "

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import torch
 
+from dabfusion.checkpoints import load_unet
 from dabfusion.diffusion import samplers
 from dabfusion.diffusion.conditions import MusicConditions
 from dabfusion.diffusion.schedule import CosineSchedule
-from dabfusion.training.diffusion import FlowVolumes, load_unet
+from dabfusion.training.diffusion import FlowVolumes
 from dabfusion.training.flow_cache import load_cache
 
 RUNS = [("ddpm", 1000, True), ("ddim", 50, True), ("ddim", 25, True), ("ddim", 25, False), ("dpmpp2m", 25, True),
@@ -47,8 +48,10 @@ def main() -> None:
     with torch.inference_mode():
         for name, steps, th in RUNS:
             t0 = time.perf_counter()
-            out = samplers.sample(name, samplers.classifier_free(fn, 1.0), s, a0.shape, torch.Generator().manual_seed(1),
-                                  steps, threshold=functools.partial(samplers.dynamic_threshold, percentile=0.9) if th else None)
+            out = samplers.sample(name, samplers.classifier_free(fn, 1.0), s, a0.shape,
+                                  torch.Generator().manual_seed(1), steps,
+                                  threshold=(functools.partial(samplers.dynamic_threshold, percentile=0.9)
+                                             if th else None))
             sec = time.perf_counter() - t0
             print(f"{name:<8} {samplers.model_calls(name, s, steps):>5} calls, threshold {'on ' if th else 'off'}: "
                   f"flow MSE {float((out - a0)[:, :2].pow(2).mean()):10.4f}, flow std {float(out[:, :2].std()):8.3f}, "

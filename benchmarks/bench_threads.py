@@ -55,4 +55,5 @@ if __name__ == "__main__":
     print(f"stage-2 training steps per second of the machine ({cores} cores, {STEPS} steps each):")
     print(f"  one job, {cores} threads:          {all_cores:.2f}")
     print(f"  one job, 1 thread:            {one:.2f}")
-    print(f"  {cores} jobs side by side, 1 thread: {side_by_side:.2f}  ({side_by_side / all_cores:.2f}x one job on all cores)")
+    print(f"  {cores} jobs side by side, 1 thread: {side_by_side:.2f}  "
+          f"({side_by_side / all_cores:.2f}x one job on all cores)")

@@ -19,8 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dabfusion.metrics.alignment import (SIGMA_SECONDS, mm_align, shifted_half_period, video_kinematic_beats,
-                                        video_motion_envelope)
+from dabfusion.metrics.alignment import (
+    SIGMA_SECONDS,
+    mm_align,
+    shifted_half_period,
+    video_kinematic_beats,
+    video_motion_envelope,
+)
 
 
 def clip_frames(row, method: str) -> np.ndarray:

@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dabfusion.clips import select_clips
 from dabfusion.config import load_config
 from dabfusion.frames import load_clip
 from dabfusion.learning_curve import beat_motion_scores
 from dabfusion.metrics.alignment import video_motion_envelope
+from dabfusion.metrics.image import to_tensor
 from dabfusion.music.features import with_window_ids
-from dabfusion.training.flow_cache import clip_flows, frames_tensor, select_clips
+from dabfusion.training.flow_cache import clip_flows
 
 
 def score(videos: list[np.ndarray], clips: pd.DataFrame, beats_of: pd.Series, gt_speed: float | None = None) -> dict:
@@ -61,7 +63,7 @@ def evaluate_model(model_file: Path, args, cfg: dict, test: pd.DataFrame, feats:
     videos, flows, rhythm = [], [], []
     for lo in range(0, len(test), 8):
         part = test.iloc[lo:lo + 8]
-        ref = torch.stack([frames_tensor(load_clip(c.frames_file, c.start_frame, 1))[0] for c in part.itertuples()])
+        ref = torch.stack([to_tensor(load_clip(c.frames_file, c.start_frame, 1))[0] for c in part.itertuples()])
         e, beats = cond.get(part.window_id)
         gens = [torch.Generator().manual_seed(clip_seed(scfg["seed"], c)) for c in part.clip_id]
         a0 = ds.space.to_flows(ds.flows(ds.lfae.encode(ref)[-1], e, beats, scfg, gens))  # as generate() does
@@ -74,7 +76,7 @@ def evaluate_model(model_file: Path, args, cfg: dict, test: pd.DataFrame, feats:
     unseen = []
     for k, photo in enumerate(sorted((args.results / "figure6/photos").glob("*.png"))):
         cam = bundle.meta["cameras"][k % len(bundle.meta["cameras"])]
-        ref = frames_tensor(reference_frame(bundle, photo, background_from=cam)[None])
+        ref = to_tensor(reference_frame(bundle, photo, background_from=cam)[None])
         unseen += list(ds.generate(ref.expand(len(part), -1, -1, -1), e, beats, scfg, list(range(len(part)))))
     gt_motion = np.mean([video_motion_envelope(load_clip(c.frames_file, c.start_frame, c.n_frames), c.fps).mean()
                          for c in test.itertuples()])
@@ -120,17 +122,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if args.recon:
-        from dabfusion.sampling import render_flows
-        from dabfusion.training.lfae import load_lfae
-
+        from dabfusion.checkpoints import load_lfae
         from dabfusion.diffusion import target
         from dabfusion.diffusion.conditions import MusicConditions
+        from dabfusion.sampling import render_flows
 
         lfae = load_lfae(lfae_file)
         flow_scale = json.loads((feats / f"flows_n{n}/meta.json").read_text())["flow_scale"]
         videos, flows = [], []
         for c in test.itertuples():
-            frames = frames_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
+            frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
             grid, occ, _ = clip_flows(lfae, frames)
             videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
             flows.append(target.encode(grid[None], occ[None], flow_scale))

@@ -34,9 +34,9 @@ class MotionRetrieval:
     def __init__(self, lfae_file: Path, cache_dir: Path, embedding_file: Path):
         import torch
 
+        from .checkpoints import load_lfae
         from .diffusion.conditions import MusicConditions
-        from .training.flow_cache import check_cache, load_cache
-        from .training.lfae import load_lfae
+        from .training.flow_cache import check_cache, load_cache  # the training clips' motion is what it retrieves
 
         check_cache(cache_dir, lfae_file)
         self.cache = load_cache(cache_dir)
@@ -69,8 +69,8 @@ def baseline_videos(kind: str, reference_samples: Path, music_csv: Path, out_man
                     embedding_file: Path | None = None) -> pd.DataFrame:
     """Make the ``kind`` baseline's video for every clip of ``reference_samples`` (DabFusion's)."""
     from .frames import load_clip
+    from .metrics.image import to_tensor
     from .sampling import music_segment, save_generated
-    from .training.flow_cache import frames_tensor
 
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}; choose one of {BASELINES}")
@@ -89,7 +89,7 @@ def baseline_videos(kind: str, reference_samples: Path, music_csv: Path, out_man
         if kind == "static":
             video = np.repeat(gt[:1], len(gt), axis=0)
         else:
-            video = retrieval.render(frames_tensor(gt[:1]), int(nearest[i]))
+            video = retrieval.render(to_tensor(gt[:1]), int(nearest[i]))
             extra["retrieved_clip"] = retrieval.cache["index"].clip_id.iloc[int(nearest[i])]
             if len(video) != len(gt):
                 raise ValueError(f"{cache_dir} holds {len(video)}-frame flows, the test clips have {len(gt)} frames")

@@ -55,6 +55,7 @@ def nearest_distance(times: np.ndarray, reference: np.ndarray) -> np.ndarray:
     times, reference = np.asarray(times, float), np.sort(np.asarray(reference, float))
     if len(reference) == 0:
         return np.full(len(times), np.inf)
-    i = np.clip(np.searchsorted(reference, times), 1, len(reference) - 1) if len(reference) > 1 else np.zeros(len(times), int)
+    i = (np.clip(np.searchsorted(reference, times), 1, len(reference) - 1) if len(reference) > 1
+         else np.zeros(len(times), int))
     left, right = reference[np.maximum(i - 1, 0)], reference[i]
     return np.minimum(np.abs(times - left), np.abs(times - right))

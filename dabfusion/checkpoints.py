@@ -1,4 +1,10 @@
-"""Checkpoint files: safetensors written so that the same weights give the same bytes.
+"""Checkpoint files: safetensors written so that the same weights give the same bytes, and read
+back into models without any training code (inference: sampling, baselines, `generate`).
+
+    write_safetensors_atomic(path, tensors, metadata)
+    state, meta = load_weights(path)        never unpickles: safetensors only
+    lfae        = load_lfae(path)           stage 1, rebuilt from its file alone
+    unet, meta  = load_unet(path)           stage 2 (EMA weights) and its metadata
 
 Kept out of ``io.py``, whose data-side users (the conda env without torch) must not need
 safetensors.
@@ -34,3 +40,33 @@ def write_safetensors_atomic(path: str | os.PathLike, tensors: dict, metadata: d
         blob = blob[:8] + text + b" " * (n - len(text)) + blob[8 + n:]
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(blob)
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict, dict]:
+    """(state_dict, metadata with JSON values decoded) from a safetensors file."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+    return load_file(str(path)), meta
+
+
+def load_lfae(path: str | os.PathLike):
+    """Rebuild a trained stage-1 model (``models.lfae.LatentFlowAE``) from its safetensors file alone."""
+    from .models.lfae import LatentFlowAE, LFAEConfig
+
+    state, meta = load_weights(path)
+    model = LatentFlowAE(LFAEConfig.from_dict(meta["config"]))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_unet(path: str | os.PathLike):
+    """Rebuild a trained denoiser (``models.unet3d.UNet3D``, EMA weights) and its metadata from its file alone."""
+    from .models.unet3d import UNet3D, UNet3DConfig
+
+    state, meta = load_weights(path)
+    model = UNet3D(UNet3DConfig.from_dict(meta["config"]))
+    model.load_state_dict(state)
+    return model.eval(), meta

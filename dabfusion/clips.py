@@ -103,7 +103,8 @@ def build_clip_index(raw: Path, shard_csvs: list[Path], music_csv: Path, ecfg: d
     shards = pd.concat([pd.read_csv(p, keep_default_na=False) for p in shard_csvs], ignore_index=True)
     music = pd.read_csv(music_csv).set_index("music_id")
     ignore_file = raw / "ignore_list.txt"
-    ignored = {ln.strip() for ln in ignore_file.read_text().splitlines() if ln.strip()} if ignore_file.exists() else set()
+    lines = ignore_file.read_text().splitlines() if ignore_file.exists() else []
+    ignored = {ln.strip() for ln in lines if ln.strip()}
     fps, length, stride = float(ecfg["fps"]), ccfg["length"], ccfg["stride"]
     rejects = [{"video": r.video, "reason": r.reason} for r in shards.itertuples() if r.status != "ok"]
     rows = []
@@ -138,3 +139,14 @@ def build_clip_index(raw: Path, shard_csvs: list[Path], music_csv: Path, ecfg: d
              len(clips), (clips.split == "train").sum(), (clips.split == "test").sum(),
              clips.video.nunique(), len(rej))
     return clips
+
+
+def select_clips(clips: pd.DataFrame, max_clips: int | None, seed: int) -> pd.DataFrame:
+    """Up to ``max_clips`` clips, spread evenly over (camera, genre) groups, seeded."""
+    if max_clips is None or len(clips) <= max_clips:
+        return clips.sort_values("clip_id").reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    shuffled = clips.iloc[rng.permutation(len(clips))].copy()
+    shuffled["_rank"] = shuffled.groupby(["camera", "genre"]).cumcount()  # round robin over groups
+    picked = shuffled.sort_values(["_rank", "clip_id"]).head(max_clips).drop(columns="_rank")
+    return picked.sort_values("clip_id").reset_index(drop=True)

@@ -216,7 +216,8 @@ def safe_extract_zip(archive: str | os.PathLike, dest: str | os.PathLike) -> lis
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
-        raise UnsafeArchiveError(f"{archive}: not a readable zip archive ({exc}); delete it and download again") from exc
+        raise UnsafeArchiveError(
+            f"{archive}: not a readable zip archive ({exc}); delete it and download again") from exc
     with zf:
         members = []
         for info in zf.infolist():

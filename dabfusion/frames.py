@@ -119,7 +119,6 @@ def _open_resized(video: Path, w: int, h: int):
 
 def extract_video(video: Path, out: Path, spec: ExtractSpec) -> dict:
     """Decode, resample, resize and store one video; returns what was done. Atomic."""
-    import decord
 
     info = probe(video)
     idx = resample_indices(info["starts"], spec.fps, info["duration"])

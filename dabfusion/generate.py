@@ -55,7 +55,8 @@ def load_bundle(root: str | Path) -> Bundle:
     root = Path(root)
     f = root / BUNDLE_FILE
     if not f.exists():
-        raise DataError(f"{root}: no {BUNDLE_FILE}; build the generator with `snakemake results/generator/{BUNDLE_FILE}` "
+        raise DataError(f"{root}: no {BUNDLE_FILE}; build the generator with "
+                        f"`snakemake results/generator/{BUNDLE_FILE}` "
                         "or give --checkpoint the folder that rule wrote")
     meta = json.loads(f.read_text())
     missing = [str(root / p) for p in meta["files"].values() if not (root / p).exists()]
@@ -115,7 +116,8 @@ def training_views(clips, per_camera: int = 40, seed: int = 0) -> dict[str, np.n
     train = clips[clips.split == "train"].drop_duplicates("video")
     for cam, group in train.groupby("camera"):
         pick = group.iloc[rng.permutation(len(group))[:per_camera]]
-        out[str(cam).lower()] = np.stack([load_clip(c.frames_file, int(c.start_frame), 1)[0] for c in pick.itertuples()])
+        out[str(cam).lower()] = np.stack([load_clip(c.frames_file, int(c.start_frame), 1)[0]
+                                          for c in pick.itertuples()])
     return out
 
 
@@ -166,7 +168,7 @@ def prepare_reference(bundle: Bundle, image_path: Path, background: Path | None 
         bg = _square(backdrop, size)
     else:
         studio = Image.open(bundle.path(f"background_{cam}")).convert("RGB")
-        bg = np.asarray(studio.resize((size, size), Image.BICUBIC)) if studio.size != (size, size) else np.asarray(studio)
+        bg = np.asarray(studio if studio.size == (size, size) else studio.resize((size, size), Image.BICUBIC))
     hires = composite(image, person.body_mask(), bg, placement, person.extent())
     frame = hires if size == s else np.asarray(Image.fromarray(hires).resize((s, s), Image.LANCZOS))
     return Reference(frame, hires, person, image)

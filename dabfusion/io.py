@@ -228,7 +228,8 @@ def write_video(
         raise ValueError(f"H.264 (yuv420p) here needs a width divisible by 2 and a height by 4, got {w}x{h}")
     with atomic_path(path) as tmp:
         # use_metadata_tags: mp4 keeps only a fixed set of tags without it
-        with av.open(str(tmp), mode="w", format="mp4", container_options={"movflags": "use_metadata_tags"}) as container:
+        with av.open(str(tmp), mode="w", format="mp4",
+                     container_options={"movflags": "use_metadata_tags"}) as container:
             container.metadata.update(metadata or {})
             vstream = container.add_stream("libx264", rate=fps)
             vstream.width, vstream.height = w, h

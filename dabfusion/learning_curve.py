@@ -20,8 +20,13 @@ import numpy as np
 import pandas as pd
 
 from .frames import load_clip
-from .metrics.alignment import (SIGMA_SECONDS, mm_align, shifted_half_period, video_kinematic_beats,
-                                video_motion_envelope)
+from .metrics.alignment import (
+    SIGMA_SECONDS,
+    mm_align,
+    shifted_half_period,
+    video_kinematic_beats,
+    video_motion_envelope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +66,13 @@ def learning_curve(models: list[tuple[int, Path]], steps_per_epoch: int, lfae_fi
     """Score each (epoch, model file); write ``out_csv`` and a figure beside it (``.png``)."""
     import torch
 
+    from .clips import select_clips
     from .diffusion.conditions import MusicConditions
     from .io import write_table_atomic
     from .metrics.fvd import I3DFeatures, fvd
+    from .metrics.image import to_tensor
     from .music.features import with_window_ids
     from .sampling import DanceSampler, clip_seed
-    from .training.flow_cache import frames_tensor, select_clips
 
     clips = pd.read_parquet(clips_file)
     test = select_clips(with_window_ids(clips[clips.split == "test"]), scfg["max_clips"], scfg["seed"])
@@ -86,7 +92,7 @@ def learning_curve(models: list[tuple[int, Path]], steps_per_epoch: int, lfae_fi
         videos = []
         for lo in range(0, len(test), scfg["batch_size"]):
             part = test.iloc[lo:lo + scfg["batch_size"]]
-            ref = torch.stack([frames_tensor(v[:1])[0] for v in gt[lo:lo + scfg["batch_size"]]])
+            ref = torch.stack([to_tensor(v[:1])[0] for v in gt[lo:lo + scfg["batch_size"]]])
             e, b = cond.get(part.window_id)
             videos += list(ds.generate(ref, e, b, scfg, [clip_seed(scfg["seed"], c) for c in part.clip_id]))
         row = {"epoch": epoch, "steps": epoch * steps_per_epoch,

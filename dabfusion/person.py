@@ -523,7 +523,8 @@ def composite(image: np.ndarray, mask: np.ndarray, background: np.ndarray, place
     x0, top, x1, feet = extent or (bx0, by0, bx1, by1)
     shrink, centre_x = fit_in_frame(placement, (x0, top, x1, feet), bx1 - bx0)
     if shrink < 1:
-        log.warning("the person is wider than the frame at the dancers' height: placed %.0f%% smaller", 100 * (1 - shrink))
+        log.warning("the person is wider than the frame at the dancers' height: placed %.0f%% smaller",
+                    100 * (1 - shrink))
     scale = shrink * placement.height * s / (feet - top)
     person, alpha = image[by0:by1, bx0:bx1], mask[by0:by1, bx0:bx1].astype(np.float32)
     new_w, new_h = max(1, round((bx1 - bx0) * scale)), max(1, round((by1 - by0) * scale))
@@ -584,8 +585,8 @@ def own_scene(image: np.ndarray, person: Person, placement: Placement, size: int
     pad = int(np.ceil(max(0, -left, -upper, left + side - w, upper + side - h))) + 2
     if pad:
         scene = cv2.copyMakeBorder(scene, pad, pad, pad, pad, cv2.BORDER_REPLICATE)  # mirroring would copy objects
-    l, u = int(round(left + pad)), int(round(upper + pad))
-    crop = scene[u:u + int(round(side)), l:l + int(round(side))]
+    x, y = int(round(left + pad)), int(round(upper + pad))
+    crop = scene[y:y + int(round(side)), x:x + int(round(side))]
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
 
 

@@ -202,11 +202,13 @@ def unseen_dancers(bundle_dir: Path, photos: dict[str, Path], music_csv: Path, t
         picks = np.linspace(0, len(video) - 1, columns).round().astype(int)
         gap = np.full((s, 4, 3), 255, np.uint8)
         sheet.append(np.concatenate([photo, gap, ref, gap, *video[picks]], axis=1))
-    strip = Image.fromarray(np.concatenate([np.pad(r, ((0, 14), (0, 0), (0, 0)), constant_values=255)
+    width = max(r.shape[1] for r in sheet)  # photos of other shapes make rows of other widths
+    strip = Image.fromarray(np.concatenate([np.pad(r, ((0, 14), (0, width - r.shape[1]), (0, 0)), constant_values=255)
                                             for r in sheet], axis=0))
     draw = ImageDraw.Draw(strip)
     for k, r in enumerate(rows):
-        motion = "" if r["motion_vs_training"] is None else f", motion {r['motion_vs_training']:.2f} x training dancers'"
+        motion = ("" if r["motion_vs_training"] is None
+                  else f", motion {r['motion_vs_training']:.2f} x training dancers'")
         draw.text((2, k * (s + 14) + s + 1),
                   f"{r['dancer']} (never seen) dancing to {r['track']}, camera {r['camera']}{motion}", fill=(0, 0, 0))
     with atomic_path(sheet_png) as tmp:

@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .checkpoints import load_lfae, load_unet
+from .clips import select_clips
 from .diffusion import samplers, target
 from .diffusion.conditions import MusicConditions
 from .diffusion.schedule import CosineSchedule
 from .frames import load_clip
 from .io import file_sha256, write_table_atomic, write_video
-from .training.flow_cache import frames_tensor, select_clips
+from .metrics.image import to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,6 @@ def render_flows(lfae, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor,
 
 class DanceSampler:
     def __init__(self, unet_file: Path, lfae_file: Path, device: str = "auto"):
-        from .training.diffusion import load_unet
-        from .training.lfae import load_lfae
-
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if device == "auto" else device))
         self.unet, self.meta = load_unet(unet_file)
@@ -182,7 +181,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
     for lo in range(0, len(test), scfg["batch_size"]):
         part = test.iloc[lo:lo + scfg["batch_size"]]
         gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in part.itertuples()]
-        ref = torch.stack([frames_tensor(v[:1])[0] for v in gt])
+        ref = torch.stack([to_tensor(v[:1])[0] for v in gt])
         e, beats = cond.get(part.window_id)
         seeds = [clip_seed(scfg.get("noise_seed", scfg["seed"]), c) for c in part.clip_id]
         t0 = time.perf_counter()

@@ -129,7 +129,8 @@ def build_rows(number: int, scores: dict[str, Scores], frames_by_method: dict[st
     elif number == 5:
         for m, s in scores.items():
             r = s.row()
-            rows.append({"frames": frames_by_method[m], "method": m, **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}})
+            rows.append({"frames": frames_by_method[m], "method": m,
+                         **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}})
     elif number == 6:
         # the beat's effect: each variant's 2D-MM Align minus the no-beat model's on the same clips
         for m, s in scores.items():
@@ -245,7 +246,8 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
     return table
 
 
-def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], out_csv: Path, source: str) -> pd.DataFrame:
+def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], out_csv: Path,
+               source: str) -> pd.DataFrame:
     """Repeats of one setting with other seeds (``diffusion.variants.*.seed``): their spread.
 
     ``groups``: setting -> {variant: its seed} (two or more); ``per_video`` also holds the ground truth

@@ -7,8 +7,8 @@ sys.path.insert(0, str(Path(snakemake.scriptdir)))  # noqa: F821
 import _setup  # noqa: E402
 
 _setup.start(snakemake)  # noqa: F821
+from dabfusion.checkpoints import load_lfae  # noqa: E402
 from dabfusion.metrics.reconstruction import evaluate_lfae  # noqa: E402
-from dabfusion.training.lfae import load_lfae  # noqa: E402
 
 sm = snakemake  # noqa: F821
 cfg = sm.params.lfae

@@ -15,5 +15,6 @@ dest = Path(sm.output[0])
 res = fetch(Fetch(sm.params.source["url"], dest, sm.params.source["size"]),
             Policy(retries=d["retries"], backoff=d["backoff_seconds"], timeout=d["timeout_seconds"]))
 if not res.ok:
-    raise DownloadError(sm.params.source["url"], f"{res.error}\n  could not fetch {dest}. On a machine with internet run "
+    raise DownloadError(sm.params.source["url"],
+                        f"{res.error}\n  could not fetch {dest}. On a machine with internet run "
                         f"'snakemake --cores 1 {dest}', or copy the checkpoint to {dest} by hand.")

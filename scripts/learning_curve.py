@@ -16,6 +16,6 @@ sm = snakemake  # noqa: F821
 torch.set_num_threads(sm.threads)
 dcfg = sm.params.diffusion
 steps = dcfg["steps_per_epoch"] or max(1, json.loads(Path(sm.input.cache).read_text())["clips"] // dcfg["batch_size"])
-learning_curve(list(zip(sm.params.epochs, map(Path, [*sm.input.snapshots, sm.input.model]))), steps, Path(sm.input.lfae),
-               Path(sm.input.clips), Path(sm.input.embedding), Path(sm.input.beats), sm.params.sampling,
-               sm.params.evaluation, Path(sm.output.csv))
+learning_curve(list(zip(sm.params.epochs, map(Path, [*sm.input.snapshots, sm.input.model]))), steps,
+               Path(sm.input.lfae), Path(sm.input.clips), Path(sm.input.embedding), Path(sm.input.beats),
+               sm.params.sampling, sm.params.evaluation, Path(sm.output.csv))

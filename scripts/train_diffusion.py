@@ -14,5 +14,6 @@ out_dir = Path(sm.output.model).parent
 cache_dir = Path(sm.input.cache).parent
 cfg = sm.params.diffusion
 _setup.train(sm, "dabfusion.training.diffusion", cfg, out_dir,
-             ["--cache", str(cache_dir), "--lfae", sm.input.lfae, "--embedding", sm.input.embedding, "--out", str(out_dir)],
+             ["--cache", str(cache_dir), "--lfae", sm.input.lfae, "--embedding", sm.input.embedding,
+              "--out", str(out_dir)],
              lambda: train_diffusion(cfg, cache_dir, Path(sm.input.lfae), Path(sm.input.embedding), out_dir))

@@ -5,7 +5,8 @@ from dabfusion.aist import GENRES, TEST_MUSIC, VideoName, music_bpm, split_of_mu
 
 def test_name_round_trip_and_sequence():
     n = VideoName.parse("gMH_sBM_c08_d23_mMH1_ch05")
-    assert (n.genre, n.situation, n.camera, n.dancer, n.music_id, n.choreo) == ("MH", "sBM", "c08", "d23", "mMH1", "ch05")
+    assert (n.genre, n.situation, n.camera, n.dancer, n.music_id, n.choreo) == (
+        "MH", "sBM", "c08", "d23", "mMH1", "ch05")
     assert str(n) == "gMH_sBM_c08_d23_mMH1_ch05"
     assert n.sequence == "gMH_sBM_cAll_d23_mMH1_ch05"
 

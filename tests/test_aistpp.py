@@ -37,7 +37,8 @@ def _serve_aistpp(srv: LoopbackServer, synth: Path) -> dict:
     for name, blob in archives.items():
         srv.files[f"/rel/{name}.zip"] = blob
     ignore = (synth / "ignore_list.txt").read_text().splitlines()
-    srv.files["/rel/ignore_list.txt"] = ("\n".join(f"{n} " for n in ignore) + "\n").encode()  # trailing spaces, as AIST++
+    # trailing spaces, as AIST++
+    srv.files["/rel/ignore_list.txt"] = ("\n".join(f"{n} " for n in ignore) + "\n").encode()
     srv.files["/list/video_list.txt"] = b"forbidden"
     srv.faults["/list/video_list.txt"] = Fault(statuses=[403] * 100)
     for v in (synth / "videos").glob("*.mp4"):
@@ -84,7 +85,8 @@ def test_download_reproduces_the_raw_layout(tmp_path, synth_root):
         assert (root / "videos" / v.name).read_bytes() == v.read_bytes()
     for p in (synth_root / "keypoints2d").glob("*.pkl"):
         assert (root / "keypoints2d" / p.name).read_bytes() == p.read_bytes()
-    assert sorted(p.name for p in (root / "splits").iterdir()) == sorted(p.name for p in (synth_root / "splits").iterdir())
+    assert (sorted(p.name for p in (root / "splits").iterdir())
+            == sorted(p.name for p in (synth_root / "splits").iterdir()))
     assert not (root / "__MACOSX").exists() and not (root / "keypoints2d/._junk.pkl").exists()
     assert (root / "ignore_list.txt").read_text() == (synth_root / "ignore_list.txt").read_text()
     assert set(music["routes"].values()) == {"archive"}

@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from dabfusion.aist import music_bpm
-from dabfusion.beat_tracker import beat_track, f_measure, librosa_reference, onset_detect, onset_strength, \
-    real_music_files
+from dabfusion.beat_tracker import (
+    beat_track,
+    f_measure,
+    librosa_reference,
+    onset_detect,
+    onset_strength,
+    real_music_files,
+)
 from dabfusion.synth.music import synthesize_track
 
 from .conftest import ROOT
@@ -144,7 +150,8 @@ with tempfile.TemporaryDirectory() as d:
 json.dump({"calls": calls, "controls": controls, "tempo": tempo, "beats": list(beats), "truth": list(track.beat_times),
            "eval_beats": list(eval_beats), "rhythm_beats": list(rhythm.beats), "peaks": len(peaks),
            "peaks_44k": len(peaks_44k), "peaks_stereo": len(peaks_stereo),
-           "cs_music": list(cs_music.shape), "loaded": [len(loaded), loaded_sr], "clap": list(clap.shape), "beat_column_max": float(rh.reshape(-1, 6)[:, 0].max())},
+           "cs_music": list(cs_music.shape), "loaded": [len(loaded), loaded_sr], "clap": list(clap.shape),
+           "beat_column_max": float(rh.reshape(-1, 6)[:, 0].max())},
           open(sys.argv[1], "w"))
 """
 

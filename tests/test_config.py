@@ -93,6 +93,7 @@ def test_strings_from_command_line_overrides_are_coerced():
 
 def test_a_variant_repeats_a_setting_with_its_own_seed():
     cfg = validate_config({"diffusion": {"variants": {"base": {}, "base_seed1": {"seed": 1}}}})
-    assert cfg["diffusion"]["variants"]["base"]["seed"] is None and cfg["diffusion"]["variants"]["base_seed1"]["seed"] == 1
+    assert cfg["diffusion"]["variants"]["base"]["seed"] is None
+    assert cfg["diffusion"]["variants"]["base_seed1"]["seed"] == 1
     with pytest.raises(ConfigError, match="seed"):
         validate_config({"diffusion": {"variants": {"base": {"seed": -1}}}})

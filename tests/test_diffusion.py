@@ -2,9 +2,6 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,7 +14,7 @@ from dabfusion.diffusion.schedule import CosineSchedule
 from dabfusion.models.unet3d import UNet3D, UNet3DConfig
 from dabfusion.models.warp import identity_grid
 
-from .conftest import ROOT, assert_same_training, torchrun
+from .conftest import assert_same_training, torchrun
 
 TINY_UNET = {"dim": 8, "dim_mults": [1, 2], "heads": 2, "head_dim": 4}
 
@@ -110,7 +107,8 @@ def test_guidance_scale_one_is_the_conditional_prediction():
         p.data.add_(0.05 * torch.randn_like(p))
     x, t = torch.randn(2, 3, 4, 8, 8), torch.tensor([3, 600])
     z0, e = torch.randn(2, 4, 8, 8), torch.randn(2, 10)
-    fn = lambda xx, tt, drop: net(xx, tt, z0.repeat(xx.shape[0] // 2, 1, 1, 1), e.repeat(xx.shape[0] // 2, 1), None, drop)  # noqa: E731
+    fn = lambda xx, tt, drop: net(xx, tt, z0.repeat(xx.shape[0] // 2, 1, 1, 1),  # noqa: E731
+                                  e.repeat(xx.shape[0] // 2, 1), None, drop)
     with torch.no_grad():
         cond = net(x, t, z0, e, None, torch.zeros(2, dtype=torch.bool))
         uncond = net(x, t, z0, e, None, torch.ones(2, dtype=torch.bool))
@@ -155,7 +153,8 @@ def test_frame_rhythm_reaches_its_own_frame_most():
     bumped = beats.clone()
     bumped[0, 8] = 3.0
     with torch.no_grad():
-        d = (net(x, torch.tensor([50]), z0, e, bumped) - net(x, torch.tensor([50]), z0, e, beats)).abs().mean((0, 1, 3, 4))
+        d = (net(x, torch.tensor([50]), z0, e, bumped)
+             - net(x, torch.tensor([50]), z0, e, beats)).abs().mean((0, 1, 3, 4))
     assert int(d.argmax()) in (7, 8, 9) and float(d[8]) > 3 * float(d[0])
 
 
@@ -172,7 +171,8 @@ def test_target_encoding_round_trips():
 @pytest.mark.parametrize("representation", ["flows", "velocity"])
 def test_target_spaces_round_trip_and_standardize_to_unit_spread(representation):
     g = torch.Generator().manual_seed(1)
-    a0 = torch.randn(6, 3, 4, 8, 8, generator=g).cumsum(dim=2) * torch.tensor([0.2, 0.05, 0.0]).view(1, 3, 1, 1, 1) + 0.3
+    a0 = (torch.randn(6, 3, 4, 8, 8, generator=g).cumsum(dim=2) * torch.tensor([0.2, 0.05, 0.0]).view(1, 3, 1, 1, 1)
+          + 0.3)
     plain = target.TargetSpace(representation)
     assert torch.allclose(plain.to_flows(plain.to_model(a0)), a0, atol=1e-5)
     space = target.TargetSpace.fit(a0, representation, standardize=True)
@@ -180,7 +180,8 @@ def test_target_spaces_round_trip_and_standardize_to_unit_spread(representation)
     a = space.to_model(a0)
     assert a[:, :2].std(dim=(0, 3, 4)).sub(1).abs().max() < 0.05 and a.mean(dim=(0, 3, 4)).abs().max() < 1e-5
     assert torch.allclose(space.to_flows(a), a0, atol=1e-5)
-    assert target.TargetSpace.from_dict(space.to_dict()) == space and target.TargetSpace.from_dict(None) == target.TargetSpace()
+    assert target.TargetSpace.from_dict(space.to_dict()) == space
+    assert target.TargetSpace.from_dict(None) == target.TargetSpace()
     if representation == "velocity":  # frame k of the model's space is the change from frame k - 1
         assert torch.allclose(plain.to_model(a0)[:, :, 2], a0[:, :, 2] - a0[:, :, 1])
     with pytest.raises(ValueError, match="representation"):
@@ -265,7 +266,8 @@ def stage_two_data(tiny_clips, tmp_path_factory):
     lcfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "image_size": 32,
             "model": {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16]},
             "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.5, 0.999], "lr_milestones": [5],
-            "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "w_occlusion": 1.0, "equivariance_strength": 0.05,
+            "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "w_occlusion": 1.0,
+            "equivariance_strength": 0.05,
             "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0], "require_pretrained": False}
     train_lfae(lcfg, tiny_clips, proc / "lfae", progress=False)
     windows = with_window_ids(pd.read_parquet(tiny_clips)).window_id.unique()
@@ -283,8 +285,8 @@ def _stage2_cfg(**over):
     cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY_UNET), "timesteps": 100,
            "epochs": 3, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.9, 0.99], "lr_milestones": [2],
            "grad_clip": 1.0, "ema_decay": 0.9, "p_uncond": 0.1, "max_train_clips": 12, "frames": 8, "beat": True,
-           "frame_rhythm": False, "variant": "base", "prediction": "eps", "representation": "flows", "standardize": False, "velocity_loss": 0.0,
-           "snapshot_every": 0}
+           "frame_rhythm": False, "variant": "base", "prediction": "eps", "representation": "flows",
+           "standardize": False, "velocity_loss": 0.0, "snapshot_every": 0}
     cfg.update(over)
     return cfg
 
@@ -299,9 +301,10 @@ def flow_cache(stage_two_data, tmp_path_factory):
 
 
 def test_flow_cache_holds_the_stage_one_flows(stage_two_data, flow_cache):
-    from dabfusion.training.flow_cache import clip_flows, frames_tensor, load_cache
-    from dabfusion.training.lfae import load_lfae
+    from dabfusion.checkpoints import load_lfae
     from dabfusion.frames import load_clip
+    from dabfusion.metrics.image import to_tensor
+    from dabfusion.training.flow_cache import clip_flows, load_cache
 
     cache = load_cache(flow_cache)
     meta, index = cache["meta"], cache["index"]
@@ -310,8 +313,10 @@ def test_flow_cache_holds_the_stage_one_flows(stage_two_data, flow_cache):
     assert index.camera.nunique() == 3  # spread over cameras
     clips = pd.read_parquet(stage_two_data["clips"]).set_index("clip_id")
     c = clips.loc[index.clip_id.iloc[3]]
-    grid, occ, z0 = clip_flows(load_lfae(stage_two_data["lfae"]), frames_tensor(load_clip(c.frames_file, c.start_frame, 8)))
-    assert np.allclose(cache["grids"][3], grid.numpy(), atol=2e-3) and np.allclose(cache["z0"][3], z0.numpy(), atol=5e-3)
+    grid, occ, z0 = clip_flows(load_lfae(stage_two_data["lfae"]),
+                               to_tensor(load_clip(c.frames_file, c.start_frame, 8)))
+    assert np.allclose(cache["grids"][3], grid.numpy(), atol=2e-3)
+    assert np.allclose(cache["z0"][3], z0.numpy(), atol=5e-3)
     assert np.allclose(cache["occlusion"][3], occ[:, 0].numpy(), atol=2e-3)
     assert 1e-3 <= meta["flow_scale"] < 2
 
@@ -327,13 +332,15 @@ def test_a_flow_cache_from_another_stage_one_is_refused(stage_two_data, flow_cac
 
 
 def test_stage_two_resume_equals_uninterrupted(stage_two_data, flow_cache, tmp_path):
-    from dabfusion.training.diffusion import load_unet, train_diffusion
+    from dabfusion.checkpoints import load_unet
+    from dabfusion.training.diffusion import train_diffusion
 
     d = stage_two_data
     # with every switch beyond the paper on, and snapshots for the learning curve after epochs 1 and 2
     cfg = _stage2_cfg(frame_rhythm=True, prediction="v", standardize=True, velocity_loss=2.0, snapshot_every=1)
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "straight", progress=False)
-    train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", stop_after_epochs=1, progress=False)
+    train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", stop_after_epochs=1,
+                    progress=False)
     assert not (tmp_path / "killed/model.safetensors").exists()
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", progress=False)
     for name in ("model.safetensors", "snapshots/epoch0001.safetensors", "snapshots/epoch0002.safetensors"):
@@ -362,7 +369,8 @@ def test_a_velocity_model_samples_in_its_space_and_renders_flows(stage_two_data,
     assert ds.space.representation == "velocity" and np.array(ds.space.mean).shape == (3, 8)
     cache = load_cache(flow_cache)
     a0 = target.encode(torch.from_numpy(cache["grids"][:2].astype(np.float32)),
-                       torch.from_numpy(cache["occlusion"][:2].astype(np.float32)).unsqueeze(2), cache["meta"]["flow_scale"])
+                       torch.from_numpy(cache["occlusion"][:2].astype(np.float32)).unsqueeze(2),
+                       cache["meta"]["flow_scale"])
     assert torch.allclose(ds.space.to_flows(ds.space.to_model(a0)), a0, atol=1e-4)
     # generate = render(to_flows(flows(...))): the same video, frame for frame
     ref = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -413,7 +421,8 @@ def test_anchored_chaining_continues_the_previous_window_in_a_velocity_space():
 
 
 def test_stage_two_without_beats_conditions_on_640_dims(stage_two_data, flow_cache, tmp_path):
-    from dabfusion.training.diffusion import load_unet, train_diffusion
+    from dabfusion.checkpoints import load_unet
+    from dabfusion.training.diffusion import train_diffusion
 
     d = stage_two_data
     train_diffusion(_stage2_cfg(epochs=1, beat=False), flow_cache, d["lfae"], d["embedding"], tmp_path, progress=False)
@@ -462,9 +471,10 @@ def test_stage_two_ddp_on_cpu_with_gloo_matches_one_process(stage_two_data, flow
     d = stage_two_data
     cfg = _stage2_cfg(epochs=2)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    res = torchrun("dabfusion.training.diffusion", ["--config-json", str(tmp_path / "cfg.json"), "--cache", str(flow_cache),
-                                                    "--lfae", str(d["lfae"]), "--embedding", str(d["embedding"]),
-                                                    "--out", str(tmp_path / "ddp")])
+    res = torchrun("dabfusion.training.diffusion",
+                   ["--config-json", str(tmp_path / "cfg.json"), "--cache", str(flow_cache),
+                    "--lfae", str(d["lfae"]), "--embedding", str(d["embedding"]),
+                    "--out", str(tmp_path / "ddp")])
     assert res.returncode == 0, res.stderr[-3000:]
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "one", progress=False)
     print("stage 2, 2 processes vs 1:", assert_same_training(tmp_path / "one", tmp_path / "ddp"))

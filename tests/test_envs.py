@@ -83,7 +83,8 @@ def third_party_imports(script: Path) -> set[str]:
     """Top-level third-party modules the script may import, through the dabfusion modules it reaches."""
     def module_file(name: str) -> Path | None:
         p = ROOT / Path(*name.split("."))
-        return p.with_suffix(".py") if p.with_suffix(".py").exists() else (p / "__init__.py" if (p / "__init__.py").exists() else None)
+        return (p.with_suffix(".py") if p.with_suffix(".py").exists()
+                else (p / "__init__.py" if (p / "__init__.py").exists() else None))
 
     seen, third, todo = set(), set(), [script]
     while todo:

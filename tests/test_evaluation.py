@@ -143,7 +143,8 @@ def test_seed_table_spread_of_repeats_against_deterministic_baselines(tmp_path):
     assert runs.loc["base_seed1", "motion_vs_gt"] == pytest.approx(0.5)
     fvds = [fvd(files[m][3], files[m][4]) for m in ("base", "base_seed1", "base_seed2")]
     assert runs.loc["base_seed2", "fvd"] == pytest.approx(fvds[2])
-    assert runs.loc["mean", "fvd"] == pytest.approx(np.mean(fvds)) and runs.loc["max", "fvd"] == pytest.approx(max(fvds))
+    assert runs.loc["mean", "fvd"] == pytest.approx(np.mean(fvds))
+    assert runs.loc["max", "fvd"] == pytest.approx(max(fvds))
     assert runs.loc["min", "mm_align"] <= runs.loc["mean", "mm_align"] <= runs.loc["max", "mm_align"]
     others = t[t.setting != "base"].set_index("method")
     assert set(others.index) == {"gt", "retrieval"} and others.loc["gt", "motion_vs_gt"] == pytest.approx(1.0)

@@ -100,7 +100,8 @@ def test_bad_videos_fail_the_shard_or_become_rejects(bad_videos, tmp_path):
     with pytest.raises(DataError, match="on_bad_video: skip"):
         extract_shard(raw, tmp_path / "p", 0, 1, ecfg, tmp_path / "p/shards/frames_0.csv")
     assert not (tmp_path / "p/shards/frames_0.csv").exists()
-    shard = extract_shard(raw, tmp_path / "p", 0, 1, dict(ecfg, on_bad_video="skip"), tmp_path / "p/shards/frames_0.csv")
+    shard = extract_shard(raw, tmp_path / "p", 0, 1, dict(ecfg, on_bad_video="skip"),
+                          tmp_path / "p/shards/frames_0.csv")
     status = dict(zip(shard.video, shard.status))
     assert status[names["good"]] == "ok"
     assert [status[names[k]] for k in ("truncated", "garbage", "silent")] == ["rejected"] * 3

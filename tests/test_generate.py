@@ -8,8 +8,16 @@ import torch
 from PIL import Image
 
 from dabfusion.io import DataError
-from dabfusion.person import (Placement, camera_background, composite, detect_person, load_person_image,
-                              mask_box, measure_placement, segment_person)
+from dabfusion.person import (
+    Placement,
+    camera_background,
+    composite,
+    detect_person,
+    load_person_image,
+    mask_box,
+    measure_placement,
+    segment_person,
+)
 
 BG = (40, 120, 200)
 
@@ -359,3 +367,14 @@ def test_segment_anything_is_used_when_its_checkpoint_is_local(tmp_path, monkeyp
     _sam_predictor.cache_clear()
     assert mask.shape == img.shape[:2] and mask.dtype == bool
     assert "segmented by Segment Anything" in caplog.text
+
+
+def test_inference_loads_weights_without_training_code():
+    """`generate`, sampling and the baselines read checkpoints through dabfusion.checkpoints alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import dabfusion.generate, dabfusion.sampling, dabfusion.baselines, dabfusion.checkpoints; "
+            "print(sorted(m for m in sys.modules if m.startswith('dabfusion.training')))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]", res.stdout

@@ -1,20 +1,18 @@
 """Stage 1: warping, model shapes, learning, resumable training, DDP on the CPU."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from dabfusion.checkpoints import load_lfae
 from dabfusion.metrics.image import psnr, ssim
 from dabfusion.models.lfae import LatentFlowAE, LFAEConfig
 from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, resize_grid, warp
-from dabfusion.training.lfae import load_lfae, train_lfae
+from dabfusion.training.lfae import train_lfae
 
-from .conftest import ROOT, assert_same_training, torchrun
+from .conftest import assert_same_training, torchrun
 
 TINY = {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16], "jacobians": True}
 
@@ -115,8 +113,8 @@ def test_untrained_model_starts_as_the_reference_frame():
 def _train_cfg(**over):
     cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY), "image_size": 32,
            "epochs": 3, "steps_per_epoch": 3, "batch_size": 4, "lr": 5e-4, "betas": [0.5, 0.999],
-           "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0, "w_occlusion": 1.0,
-           "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
+           "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0,
+           "w_occlusion": 1.0, "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
            "require_pretrained": False}
     cfg.update(over)
     return cfg
@@ -186,7 +184,8 @@ def test_psnr_and_ssim_match_scikit_image():
     for i in range(2):
         ref_p = peak_signal_noise_ratio(a[i], b[i].astype(np.float32).astype(np.float64), data_range=1.0)
         assert float(psnr(ta, tb)[i]) == pytest.approx(ref_p, abs=1e-3)
-        ref_s = structural_similarity(a[i].transpose(1, 2, 0), b[i].astype(np.float32).astype(np.float64).transpose(1, 2, 0),
+        ref_s = structural_similarity(a[i].transpose(1, 2, 0),
+                                      b[i].astype(np.float32).astype(np.float64).transpose(1, 2, 0),
                                       gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0,
                                       channel_axis=-1)
         assert float(ssim(ta, tb)[i]) == pytest.approx(ref_s, abs=1e-4)

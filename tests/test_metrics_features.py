@@ -8,10 +8,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dabfusion.metrics.clip_score import (ClipImageEncoder, ClipVisual, SelfAttention, clip_preprocess, clip_score,
-                                          music_embedding)
-from dabfusion.metrics.fvd import (I3DFeatures, InceptionI3d, WeightsError, frechet_distance, fvd, gaussian_stats,
-                                   same_padding)
+from dabfusion.metrics.clip_score import (
+    ClipImageEncoder,
+    ClipVisual,
+    SelfAttention,
+    clip_preprocess,
+    clip_score,
+    music_embedding,
+)
+from dabfusion.metrics.fvd import (
+    I3DFeatures,
+    InceptionI3d,
+    WeightsError,
+    frechet_distance,
+    fvd,
+    gaussian_stats,
+    same_padding,
+)
 
 I3D_SIZE = 32  # a small resize keeps the tests fast on 2 cores; the network is size-agnostic
 

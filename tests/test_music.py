@@ -11,8 +11,14 @@ from dabfusion.io import DataError, write_wav
 from dabfusion.music.adapters import TrainSettings, genre_accuracy, retrieval_accuracy, train_movement, train_style
 from dabfusion.music.audio import load_music
 from dabfusion.music.backbones import MissingWeights, embed, load_clap, load_wav2clip
-from dabfusion.music.embedding import (embedding_dim, music_embedding, read_vectors, vector_field, window_id,
-                                       write_vectors)
+from dabfusion.music.embedding import (
+    embedding_dim,
+    music_embedding,
+    read_vectors,
+    vector_field,
+    window_id,
+    write_vectors,
+)
 from dabfusion.music.motion import MOTION_DIM, motion_descriptor
 from dabfusion.music.rhythm import RHYTHM_DIM, TrackRhythm, clip_rhythm, track_rhythm
 from dabfusion.synth.music import synthesize_track
@@ -102,7 +108,8 @@ def test_random_init_fallback_is_deterministic_and_flagged(tmp_path, caplog):
 def test_clap_audio_branch_builds_offline_and_embeds(tmp_path):
     clap = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)
     again = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)
-    x = [np.sin(np.arange(48000) / 9.0).astype(np.float32), np.random.default_rng(0).normal(size=30000).astype(np.float32)]
+    x = [np.sin(np.arange(48000) / 9.0).astype(np.float32),
+         np.random.default_rng(0).normal(size=30000).astype(np.float32)]
     e, e2 = embed(clap, x), embed(again, x)
     assert e.shape == (2, 512) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
     assert np.allclose(e, e2) and not np.allclose(e[0], e[1])
@@ -190,7 +197,8 @@ def test_music_embedding_dimensions():
     e = music_embedding(np.zeros((3, 512)), np.ones((3, 128)), np.full((3, 40, RHYTHM_DIM), 2.0))
     assert e.shape == (3, embedding_dim(40)) == (3, 880)
     assert e[0, 600] == 1.0 and e[0, 700] == 2.0
-    assert music_embedding(np.zeros((1, 512)), np.ones((1, 128)), np.zeros((1, 40, 6)), use_beat=False).shape == (1, 640)
+    assert music_embedding(np.zeros((1, 512)), np.ones((1, 128)), np.zeros((1, 40, 6)),
+                           use_beat=False).shape == (1, 640)
     assert window_id("mBR0", 16, 40, 30.0) == "mBR0_f00016_n40_fps30"
 
 
@@ -199,7 +207,8 @@ def test_parquet_vectors_round_trip_with_their_schema(tmp_path):
                         pa.field("clap_pretrained", pa.bool_(), nullable=False), vector_field("clap", 4)],
                        metadata={b"n_frames": b"16"})
     vec = np.arange(12, dtype=np.float32).reshape(3, 4)
-    write_vectors(tmp_path / "w.parquet", {"window_id": ["a", "b", "c"], "clap_pretrained": [False] * 3, "clap": vec}, schema)
+    write_vectors(tmp_path / "w.parquet", {"window_id": ["a", "b", "c"], "clap_pretrained": [False] * 3, "clap": vec},
+                  schema)
     back, got = read_vectors(tmp_path / "w.parquet")
     assert got.field("clap").type == pa.list_(pa.float32(), 4) and got.metadata[b"n_frames"] == b"16"
     assert np.array_equal(back["clap"], vec) and list(back["window_id"]) == ["a", "b", "c"]

@@ -12,7 +12,7 @@ from .conftest import ROOT
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def run(args, cwd=ROOT, timeout=600):
+def run(args, cwd=ROOT, timeout=1200):  # a smoke run takes minutes, more on a loaded machine
     return subprocess.run(SNAKEMAKE + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -145,7 +145,8 @@ def test_smoke_run_end_to_end(tmp_path):
     t2 = pd.read_csv(out / "table2.csv")
     assert list(t2.camera) == ["C01", "C09", "all"] and list(t2.videos) == [2, 2, 4]
     t3 = pd.read_csv(out / "table3.csv")
-    assert t3.model.iloc[0] == "Ground Truth" and t3[["cs", "mm_align", "mm_align_shifted", "av_align"]].notna().all().all()
+    assert t3.model.iloc[0] == "Ground Truth"
+    assert t3[["cs", "mm_align", "mm_align_shifted", "av_align"]].notna().all().all()
     assert set(pd.read_csv(out / "table4.csv").dance_style) <= {"Break", "House", "Ballet Jazz"}
     assert list(pd.read_csv(out / "table5.csv").frames) == [16, 32]
     t6 = pd.read_csv(out / "table6.csv")
@@ -174,7 +175,8 @@ def test_smoke_run_end_to_end(tmp_path):
     # the summary: figures read from the tables, with the chance control
     summary = (out / "summary.md").read_text()
     base = t3.set_index("method").loc["base"]
-    assert f"{base.mm_align:.3f}" in summary and f"{base.mm_align_shifted:.3f}" in summary and "chance control" in summary and "seeds, mean" in summary
+    assert f"{base.mm_align:.3f}" in summary and f"{base.mm_align_shifted:.3f}" in summary
+    assert "chance control" in summary and "seeds, mean" in summary
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
                  "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])

@@ -53,7 +53,7 @@ def block(results: Path, partial: bool = False) -> str:
                          f"(95 % interval {b.ci95_low:+.3f} to {b.ci95_high:+.3f}).")
     if partial:  # jobs of an earlier run mixed with rerun ones: their span is not the default's wall time
         lines.append("  (Part of this run's jobs were rerun at this commit: its wall time is not shown; "
-                     "the budget section gives the last full run's.)")
+                     "docs/results.md gives full runs'.)")
     elif runtimes is not None:
         wall = runtimes[runtimes.job.str.startswith("WALL")]
         if len(wall):

@@ -100,8 +100,8 @@ def _grid_figure(first, out_png: Path) -> None:
             ax.axis("off")
             if r == 0:
                 ax.set_title(cols[c], fontsize=9)
-    fig.suptitle("Stage 1 on held-out clips (flow: hue = direction, brightness = magnitude; occlusion: white = visible)",
-                 fontsize=8)
+    fig.suptitle("Stage 1 on held-out clips (flow: hue = direction, brightness = magnitude; "
+                 "occlusion: white = visible)", fontsize=8)
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     plt.close(fig)

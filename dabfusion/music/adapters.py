@@ -107,7 +107,8 @@ class MovementModel(nn.Module):
         super().__init__()
         self.music = Adapter(d_music, d_out, linear=linear)
         self.motion = nn.Linear(d_motion, d_out)
-        for name, d in (("music_mean", d_music), ("music_std", d_music), ("motion_mean", d_motion), ("motion_std", d_motion)):
+        for name, d in (("music_mean", d_music), ("music_std", d_music),
+                        ("motion_mean", d_motion), ("motion_std", d_motion)):
             self.register_buffer(name, torch.zeros(d) if name.endswith("mean") else torch.ones(d))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

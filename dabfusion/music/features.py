@@ -21,16 +21,24 @@ import pandas as pd
 import pyarrow as pa
 
 from ..aist import GENRES
-from ..frames import load_clip
 from ..checkpoints import write_safetensors_atomic
+from ..frames import load_clip
 from ..io import write_table_atomic
 from .adapters import TrainSettings, genre_accuracy, retrieval_accuracy, train_movement, train_style
 from .audio import resample
 from .backbones import embed, load_clap, load_wav2clip
-from .embedding import (MOVEMENT_DIM, STYLE_DIM, embedding_schema, read_vectors, vector_field, window_id,
-                        windows_schema, write_vectors)
+from .embedding import (
+    MOVEMENT_DIM,
+    STYLE_DIM,
+    embedding_schema,
+    read_vectors,
+    vector_field,
+    window_id,
+    windows_schema,
+    write_vectors,
+)
 from .motion import MOTION_DIM, motion_descriptor
-from .rhythm import track_rhythm, clip_rhythm
+from .rhythm import clip_rhythm, track_rhythm
 
 log = logging.getLogger(__name__)
 GENRE_INDEX = {g: i for i, g in enumerate(GENRES)}
@@ -115,7 +123,8 @@ def song_windows(samples: np.ndarray, sr: int, starts: list[float], n_frames: in
 def load_backbones(mcfg: dict):
     wdir = Path(mcfg["weights_dir"])
     clap = load_clap(wdir / mcfg["clap"]["file"], mcfg["clap"]["url"], mcfg["require_pretrained"], mcfg["seed"])
-    w2c = load_wav2clip(wdir / mcfg["wav2clip"]["file"], mcfg["wav2clip"]["url"], mcfg["require_pretrained"], mcfg["seed"])
+    w2c = load_wav2clip(wdir / mcfg["wav2clip"]["file"], mcfg["wav2clip"]["url"], mcfg["require_pretrained"],
+                        mcfg["seed"])
     return clap, w2c
 
 
@@ -150,7 +159,8 @@ def compute_music_features(clips_file: Path, music_csv: Path, mcfg: dict, out_wi
     }, windows_schema(n_frames))
     write_table_atomic(out_tracks, pd.DataFrame(track_rows))
     window_seconds = float(((windows.n_frames) / windows.fps).sum())
-    stats = {"windows": len(windows), "clap_inputs": f.clap_inputs, "clap_context_seconds": mcfg["clap"]["context_seconds"],
+    stats = {"windows": len(windows), "clap_inputs": f.clap_inputs,
+             "clap_context_seconds": mcfg["clap"]["context_seconds"],
              "tracks": len(track_rows), "seconds_of_music": seconds_of_music,
              "window_seconds": window_seconds, "clap_s": f.clap_seconds, "wav2clip_s": f.wav2clip_seconds,
              "total_s": time.perf_counter() - started,

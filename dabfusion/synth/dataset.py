@@ -30,7 +30,15 @@ import pandas as pd
 
 from .. import __version__
 from ..aist import CAMERAS, GENRES, VideoName, split_of_music, test_music_of
-from ..io import dump_numpy_pickle, read_video_metadata, write_json_atomic, write_table_atomic, write_text_atomic, write_video, write_wav
+from ..io import (
+    dump_numpy_pickle,
+    read_video_metadata,
+    write_json_atomic,
+    write_table_atomic,
+    write_text_atomic,
+    write_video,
+    write_wav,
+)
 from .body import Dancer, Skeleton, forward_kinematics, make_dancer
 from .choreo import Dance, choreograph
 from .music import synthesize_track

@@ -33,13 +33,17 @@ class GenreSound:
 
 
 GENRE_SOUNDS: dict[str, GenreSound] = {
-    "BR": GenreSound((0, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14), "square", "saw", (0, 3, 10), (0, 8, 3, 10), True, 0.3),
+    "BR": GenreSound((0, 10), (4, 12), (0, 2, 4, 6, 8, 10, 12, 14), "square", "saw", (0, 3, 10), (0, 8, 3, 10),
+                     True, 0.3),
     "PO": GenreSound((0, 8), (4, 12), tuple(range(0, 16, 2)), "saw", "square", (0, 8, 11), (0, 5, 7, 5), True, 0.1),
-    "LO": GenreSound((0, 6, 8), (4, 12), tuple(range(0, 16, 2)), "saw", "triangle", (0, 6, 8, 14), (0, 5, 0, 7), False, 0.0),
+    "LO": GenreSound((0, 6, 8), (4, 12), tuple(range(0, 16, 2)), "saw", "triangle", (0, 6, 8, 14), (0, 5, 0, 7),
+                     False, 0.0),
     "MH": GenreSound((0, 7, 8), (4, 12), tuple(range(0, 16, 2)), "piano", "sine", (0, 7, 8), (0, 3, 5, 3), True, 0.0),
-    "LH": GenreSound((0, 8, 11), (4, 12), tuple(range(0, 16, 2)), "sine", "sine", (0, 4, 8, 12), (0, 10, 8, 7), True, 0.2),
+    "LH": GenreSound((0, 8, 11), (4, 12), tuple(range(0, 16, 2)), "sine", "sine", (0, 4, 8, 12), (0, 10, 8, 7),
+                     True, 0.2),
     "HO": GenreSound((0, 4, 8, 12), (4, 12), (2, 6, 10, 14), "square", "saw", (0, 4, 8, 12), (0, 5, 9, 7), False, 0.0),
-    "WA": GenreSound((0, 4, 8, 12), (4, 12), tuple(range(0, 16, 2)), "saw", "saw", (0, 2, 4, 6, 8, 10, 12, 14), (0, 9, 5, 7), False, 0.0),
+    "WA": GenreSound((0, 4, 8, 12), (4, 12), tuple(range(0, 16, 2)), "saw", "saw", (0, 2, 4, 6, 8, 10, 12, 14),
+                     (0, 9, 5, 7), False, 0.0),
     "KR": GenreSound((0, 4, 8, 12), (4, 12), (0, 8), "square", "square", (0, 4, 8, 12), (0, 1, 0, 6), True, 0.7),
     "JS": GenreSound((0, 8), (4, 12), (2, 6, 10, 14), "piano", "triangle", (0, 4, 8, 12), (0, 7, 9, 5), False, 0.0),
     "JB": GenreSound((0, 4, 8, 12), (), (), "piano", "sine", (0, 8), (0, 5, 7, 0), False, 0.0),
@@ -115,7 +119,8 @@ def synthesize_track(music_id: str, seconds: float, sample_rate: int, seed: int)
     # eighth-note pulse at a slow tempo reads as double tempo under librosa's 120 BPM prior.
     half_time = bpm < 100
     hats = tuple(p for p in sound.hats if p % STEPS_PER_BEAT == 0) if half_time else sound.hats
-    bass_steps = tuple(p for p in sound.bass_steps if p % 2 == 1 or p % STEPS_PER_BEAT == 0) if half_time else sound.bass_steps
+    bass_steps = (tuple(p for p in sound.bass_steps if p % 2 == 1 or p % STEPS_PER_BEAT == 0) if half_time
+                  else sound.bass_steps)
     for s in range(n_steps):
         start = int(round((first_beat + s * step) * sr))
         pos = s % STEPS_PER_BAR

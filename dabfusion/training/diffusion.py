@@ -167,7 +167,8 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     def save_ema(path: Path, epochs: int) -> None:
         save_weights(path, ema.model, mcfg.to_dict(),
                      {"flow_scale": meta["flow_scale"], "n_frames": meta["n_frames"], "beat": cfg["beat"],
-                      "target_space": data.space.to_dict(), "prediction": cfg["prediction"], "timesteps": cfg["timesteps"],
+                      "target_space": data.space.to_dict(), "prediction": cfg["prediction"],
+                      "timesteps": cfg["timesteps"],
                       "lfae_sha256": meta["lfae_sha256"], "epochs": epochs, "music_pretrained": data.cond.pretrained,
                       "train_clips": meta["clips"]})
 
@@ -216,16 +217,6 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     rt.stop()
     return {"epochs_run": last - start_epoch, "seconds": time.perf_counter() - started,
             "final_loss": history[-1]["loss"] if history else float("nan")}
-
-
-def load_unet(path: Path) -> tuple[UNet3D, dict]:
-    """Rebuild a trained denoiser (EMA weights) and its metadata from its safetensors file alone."""
-    from .runtime import load_weights
-
-    state, meta = load_weights(path)
-    model = UNet3D(UNet3DConfig.from_dict(meta["config"]))
-    model.load_state_dict(state)
-    return model.eval(), meta
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,28 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..clips import select_clips
 from ..frames import load_clip
 from ..io import atomic_path, file_sha256, write_json_atomic, write_table_atomic
-from ..music.features import with_window_ids
+from ..metrics.image import to_tensor
 from ..models.warp import identity_grid
+from ..music.features import with_window_ids
 
 log = logging.getLogger(__name__)
-
-
-def select_clips(clips: pd.DataFrame, max_clips: int | None, seed: int) -> pd.DataFrame:
-    """Up to ``max_clips`` clips, spread evenly over (camera, genre) groups, seeded."""
-    if max_clips is None or len(clips) <= max_clips:
-        return clips.sort_values("clip_id").reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    shuffled = clips.iloc[rng.permutation(len(clips))].copy()
-    shuffled["_rank"] = shuffled.groupby(["camera", "genre"]).cumcount()  # round robin over groups
-    picked = shuffled.sort_values(["_rank", "clip_id"]).head(max_clips).drop(columns="_rank")
-    return picked.sort_values("clip_id").reset_index(drop=True)
-
-
-def frames_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(N, S, S, 3) uint8 -> (N, 3, S, S) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
 
 
 @torch.inference_mode()
@@ -67,7 +53,7 @@ def build_flow_cache(lfae_file: Path, clips_file: Path, out_dir: Path, max_clips
                      progress: bool = True) -> dict:
     from tqdm import tqdm
 
-    from .lfae import load_lfae
+    from ..checkpoints import load_lfae
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -86,7 +72,7 @@ def build_flow_cache(lfae_file: Path, clips_file: Path, out_dir: Path, max_clips
     ident = identity_grid(1, s, s)[0]
     for i, c in enumerate(tqdm(train.itertuples(), total=len(train), desc="stage-2 targets", disable=not progress,
                                mininterval=10)):
-        g, o, z = clip_flows(lfae, frames_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames)))
+        g, o, z = clip_flows(lfae, to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames)))
         grids[i], occ[i], z0[i] = g.numpy(), o[:, 0].numpy(), z.numpy()
         disp_abs.append((g - ident).abs().flatten()[::7].numpy())  # a sample, for the scale
     flow_scale = float(max(np.quantile(np.concatenate(disp_abs), 0.999), 1e-3))

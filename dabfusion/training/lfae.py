@@ -111,7 +111,8 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
         net.train()
         sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0, "occlusion": 0.0}
         t0 = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"stage 1 epoch {epoch + 1}/{cfg['epochs']}", disable=not (progress and rt.is_main),
+        bar = tqdm(range(steps), desc=f"stage 1 epoch {epoch + 1}/{cfg['epochs']}",
+                   disable=not (progress and rt.is_main),
                    mininterval=10)
         for _ in bar:
             ref, dri = (t.to(rt.device) for t in pairs.batch(cfg["batch_size"], g, rows))
@@ -138,7 +139,8 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
         history.append(row)
         last = epoch + 1
         if rt.is_main:
-            log.info("stage 1 epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+            log.info("stage 1 epoch %d: %s", epoch + 1,
+                     ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
             save_state(ckpt_file, {"model": unwrap(net).state_dict(), "optimizer": opt.state_dict(),
                                    "scheduler": sched.state_dict(), "epoch": epoch, "history": history,
                                    "fingerprint": fingerprint})
@@ -148,17 +150,8 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
                      {"vgg_pretrained": perceptual.pretrained, "epochs": cfg["epochs"]})
         write_table_atomic(out_dir / "loss.csv", pd.DataFrame(history))
     rt.stop()
-    return StageOneResult(last - start_epoch, time.perf_counter() - started, history[-1]["loss"] if history else float("nan"))
-
-
-def load_lfae(path: Path) -> LatentFlowAE:
-    """Rebuild a trained stage-1 model from its safetensors file alone."""
-    from .runtime import load_weights
-
-    state, meta = load_weights(path)
-    model = LatentFlowAE(LFAEConfig.from_dict(meta["config"]))
-    model.load_state_dict(state)
-    return model.eval()
+    final_loss = history[-1]["loss"] if history else float("nan")
+    return StageOneResult(last - start_epoch, time.perf_counter() - started, final_loss)
 
 
 def main(argv: list[str] | None = None) -> None:

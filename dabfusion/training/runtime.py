@@ -165,15 +165,5 @@ def save_weights(path: Path, model: torch.nn.Module, config: dict, extra: dict |
     write_safetensors_atomic(path, model.state_dict(), meta)
 
 
-def load_weights(path: Path) -> tuple[dict, dict]:
-    """(state_dict, metadata with JSON values decoded) from a safetensors file."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-    return load_file(str(path)), meta
-
-
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
