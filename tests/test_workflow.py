@@ -176,6 +176,13 @@ def test_smoke_run_end_to_end(tmp_path):
     summary = (out / "summary.md").read_text()
     base = t3.set_index("method").loc["base"]
     assert f"{base.mm_align:.3f}" in summary and f"{base.mm_align_shifted:.3f}" in summary
+    # `make docs` copies it whole (headings one level down), never a figure of its own
+    page = tmp_path / "results.md"
+    subprocess.run([sys.executable, str(ROOT / "tools/docs-results.py"), str(out), "--out", str(page)], check=True,
+                   capture_output=True)
+    copied = page.read_text()
+    body = [line for line in summary.splitlines() if line and not line.startswith("#")]
+    assert all(line in copied for line in body) and "## Summary of the run" in copied
     assert "chance control" in summary and "seeds, mean" in summary
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
