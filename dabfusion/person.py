@@ -384,24 +384,19 @@ def _mediapipe_run(model, image: np.ndarray):
 def _mediapipe_person(image: np.ndarray, name: str) -> Person:
     """The largest person: selfie segmentation finds every person, the pose model runs on a crop around
     the largest (it follows one person of its own choosing otherwise)."""
-    people, landmarker = _mediapipe_models()
+    people, _ = _mediapipe_models()
     h, w = image.shape[:2]
     everyone = _mediapipe_run(people, image).segmentation_mask > 0.5
     box, count = _largest_component_box(everyone)
     if count > 1:
         log.warning("%s: %d people found; using the largest", name, count)
-    x0, y0, x1, y1 = (0, 0, w, h) if box is None else box
-    pad_x, pad_y = round(0.25 * (x1 - x0)) + 8, round(0.15 * (y1 - y0)) + 8
-    cx0, cy0, cx1, cy1 = max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x), min(h, y1 + pad_y)
-    found = _mediapipe_run(landmarker, image[cy0:cy1, cx0:cx1])
-    if found.pose_landmarks is None and (cx0, cy0, cx1, cy1) != (0, 0, w, h):
-        cx0, cy0, cx1, cy1 = 0, 0, w, h  # the crop may have cut the body: the whole photo
-        found = _mediapipe_run(landmarker, image)
+    found, (cx0, cy0, cx1, cy1) = _pose_around(image, box)
+    if found.pose_landmarks is None and box is not None:
+        found, (cx0, cy0, cx1, cy1) = _pose_around(image, None)  # the crop may have cut the body: the whole photo
     if found.pose_landmarks is None:
         raise DataError(f"{name}: no person found (MediaPipe's pose model sees no body); "
                         "use a photo of one whole person, head to feet")
-    ch, cw = cy1 - cy0, cx1 - cx0
-    landmarks = np.array([[cx0 + p.x * cw, cy0 + p.y * ch, p.visibility] for p in found.pose_landmarks.landmark])
+    landmarks = _landmarks_in_photo(found, (cx0, cy0, cx1, cy1))
     mask = np.zeros((h, w), bool)
     mask[cy0:cy1, cx0:cx1] = found.segmentation_mask > 0.5
     mask = _largest_component(mask)
@@ -431,20 +426,30 @@ def landmarks_on_body(landmarks: np.ndarray, mask: np.ndarray) -> float:
     return float(body[ys[inside], xs[inside]].sum() / len(seen))
 
 
+def _pose_around(image: np.ndarray, box: tuple[int, int, int, int] | None):
+    """MediaPipe's pose on the photo cropped around ``box`` (with room for limbs; None: the whole photo).
+    Returns its result and the crop (x0, y0, x1, y1)."""
+    _, landmarker = _mediapipe_models()
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (0, 0, w, h) if box is None else box
+    pad_x, pad_y = round(0.25 * (x1 - x0)) + 8, round(0.15 * (y1 - y0)) + 8
+    crop = (max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x), min(h, y1 + pad_y))
+    return _mediapipe_run(landmarker, image[crop[1]:crop[3], crop[0]:crop[2]]), crop
+
+
+def _landmarks_in_photo(found, crop: tuple[int, int, int, int]) -> np.ndarray:
+    """(33, 3): x, y in the photo's pixels and visibility, from a result on ``crop``."""
+    x0, y0, x1, y1 = crop
+    return np.array([[x0 + p.x * (x1 - x0), y0 + p.y * (y1 - y0), p.visibility] for p in found.pose_landmarks.landmark])
+
+
 def mediapipe_pose(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | None:
     """(33, 3) landmarks (x, y px, visibility) of the person in ``image`` (inside ``mask``'s box if
     given), or None where MediaPipe is missing or sees no body."""
     if not mediapipe_available():
         return None
-    _, landmarker = _mediapipe_models()
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = (0, 0, w, h) if mask is None else mask_box(mask)
-    pad_x, pad_y = round(0.25 * (x1 - x0)) + 8, round(0.15 * (y1 - y0)) + 8
-    x0, y0, x1, y1 = max(0, x0 - pad_x), max(0, y0 - pad_y), min(w, x1 + pad_x), min(h, y1 + pad_y)
-    found = _mediapipe_run(landmarker, image[y0:y1, x0:x1])
-    if found.pose_landmarks is None:
-        return None
-    return np.array([[x0 + p.x * (x1 - x0), y0 + p.y * (y1 - y0), p.visibility] for p in found.pose_landmarks.landmark])
+    found, crop = _pose_around(image, None if mask is None else mask_box(mask))
+    return None if found.pose_landmarks is None else _landmarks_in_photo(found, crop)
 
 
 def find_person(image: np.ndarray, name: str = "image", alpha: np.ndarray | None = None,
