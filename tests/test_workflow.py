@@ -208,17 +208,13 @@ def test_smoke_run_end_to_end(tmp_path):
     res = run([f"{tmp_path}/results/generator", "--cores", "2", "--configfile", "presets/smoke.yaml",
                "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])
     assert res.returncode == 0, res.stderr[-3000:]
-    from PIL import Image
-
     from dabfusion.io import write_wav
     from dabfusion.synth.music import synthesize_track
 
-    from .test_generate import photo
-
-    Image.fromarray(photo()).save(tmp_path / "person.png")
     song = synthesize_track("mHO5", 3.0, 44100, seed=7)
     write_wav(tmp_path / "song.wav", song.samples, 44100)
-    cli = [sys.executable, "-m", "dabfusion.cli", "generate", "--image", str(tmp_path / "person.png"),
+    person = ROOT / "tests/data/photos/full_body_stadium.jpg"  # a real photo (tests/data/photos/SOURCES.md)
+    cli = [sys.executable, "-m", "dabfusion.cli", "generate", "--image", str(person),
            "--music", str(tmp_path / "song.wav"), "--checkpoint", str(tmp_path / "results/generator"),
            "--out", str(tmp_path / "dance.mp4")]
     res = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -228,9 +224,9 @@ def test_smoke_run_end_to_end(tmp_path):
     with av.open(str(tmp_path / "dance.mp4")) as container:
         video = container.streams.video[0]
         frames = sum(1 for _ in container.decode(video=0))
-        assert (video.width, video.height) == (64, 64) and round(float(video.average_rate)) == 15
+        assert (video.width, video.height) == (256, 256) and round(float(video.average_rate)) == 15  # --size 256
         assert frames == 45 and len(container.streams.audio) == 1  # 3 s at 15 fps, with the music
-    assert "person found by the plain-background detector" in res.stderr
+    assert "pose by MediaPipe pose" in res.stderr
 
 
 @pytest.mark.slow
