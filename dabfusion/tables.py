@@ -81,6 +81,11 @@ class Scores:
         return out
 
 
+def _cell(v) -> str:
+    """A number of a markdown table: 4 significant digits, empty where there is none."""
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4g}"
+
+
 def _arrow(col: str) -> str:
     return {True: "↑", False: "↓", None: "(chance control)", "gt": "(px/s; the ground truth's is the target)"}[
         HIGHER_IS_BETTER[col]]
@@ -151,7 +156,7 @@ def _markdown(number: int, table: pd.DataFrame, meta: dict) -> str:
     fmt = shown.copy()
     for c in fmt.columns:
         if c in HIGHER_IS_BETTER or c in ("mm_align_minus_nobeat", "ci95_low", "ci95_high"):
-            fmt[c] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4g}") for v in fmt[c]]
+            fmt[c] = [_cell(v) for v in fmt[c]]
         if c in HIGHER_IS_BETTER:
             fmt = fmt.rename(columns={c: f"{c} {_arrow(c)}"})
     lines = [f"# Table {number}: {TITLES[number]}", ""]
@@ -282,7 +287,7 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
         lines += ["> Computed on the SYNTHETIC AIST++-shaped dataset, not on AIST++.", ""]
     fmt = table.copy()
     for c in cols:
-        fmt[c] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4g}") for v in fmt[c]]
+        fmt[c] = [_cell(v) for v in fmt[c]]
     lines += [fmt.to_markdown(index=False), "",
               "Each repeat trains stage 2 and draws the sampling noise with its own seed (stage 1, the data and "
               "the test clips are shared). mm_align_shifted: the chance control; motion: the dancer's mean "
