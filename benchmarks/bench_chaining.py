@@ -27,6 +27,7 @@ from dabfusion.frames import load_clip  # noqa: E402
 from dabfusion.generate import Generator, load_bundle, window_starts  # noqa: E402
 from dabfusion.logs import setup_logging  # noqa: E402
 from dabfusion.person import dancer_mask  # noqa: E402
+from dabfusion.plan import Paths  # noqa: E402
 from dabfusion.synth.music import synthesize_track  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def main() -> None:
     torch.set_num_threads(2)
     cfg = load_config(ROOT / "config.yaml")
     bundle = load_bundle(Path(cfg["results_dir"]) / "generator")
-    clips = pd.read_parquet(Path(cfg["data_dir"]) / f"processed/clips_n{cfg['clips']['length']}.parquet")
+    clips = pd.read_parquet(Paths(data=cfg["data_dir"], results=cfg["results_dir"]).clips(cfg["clips"]["length"]))
     clip = clips[(clips.split == "test") & (clips.camera.str.lower() == bundle.meta["cameras"][0])].iloc[0]
     ref_frame = load_clip(clip.frames_file, int(clip.start_frame), 1)[0]
     studio = np.asarray(Image.open(bundle.path(f"background_{bundle.meta['cameras'][0]}")).convert("RGB"))

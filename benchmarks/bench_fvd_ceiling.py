@@ -22,12 +22,14 @@ from dabfusion.metrics.image import (
     psnr,  # noqa: E402
     to_tensor,  # noqa: E402
 )
+from dabfusion.plan import Paths  # noqa: E402
 from dabfusion.training.flow_cache import clip_flows  # noqa: E402
 
 torch.set_num_threads(2)
 cfg = load_config("config.yaml")
 s = pd.read_csv(f"{cfg['results_dir']}/samples/base/samples.csv")
-lfae = load_lfae(sys.argv[1] if len(sys.argv) > 1 else f"{cfg['results_dir']}/models/lfae/model.safetensors").eval()
+default_lfae = Paths(data=cfg["data_dir"], results=cfg["results_dir"]).lfae
+lfae = load_lfae(sys.argv[1] if len(sys.argv) > 1 else default_lfae).eval()
 gts, stat, recs, occ = [], [], {"bicubic": [], "bilinear": []}, []
 with torch.inference_mode():
     for c in s.itertuples():

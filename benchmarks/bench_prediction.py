@@ -27,6 +27,7 @@ from dabfusion.logs import setup_logging  # noqa: E402
 from dabfusion.metrics.fvd import I3DFeatures, fvd  # noqa: E402
 from dabfusion.metrics.image import to_tensor  # noqa: E402
 from dabfusion.models.warp import displacement_from_grid  # noqa: E402
+from dabfusion.plan import Paths  # noqa: E402
 from dabfusion.sampling import DanceSampler, clip_seed  # noqa: E402
 from dabfusion.training.diffusion import train_diffusion  # noqa: E402
 from dabfusion.training.flow_cache import clip_flows  # noqa: E402
@@ -49,8 +50,8 @@ def main() -> None:
     cfg = load_config(ROOT / "config.yaml")
     data, res = Path(cfg["data_dir"]), Path(cfg["results_dir"])
     n = cfg["clips"]["length"]
-    lfae = res / "models/lfae/model.safetensors"
-    emb = data / f"features/music_embedding_n{n}.parquet"
+    paths = Paths(data=str(data), results=str(res))
+    lfae, emb = Path(paths.lfae), Path(paths.music_embedding(n))
     samples = pd.read_csv(res / "samples/base/samples.csv")
     gts = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in samples.itertuples()]
     i3d = I3DFeatures(None, 0, resize=cfg["evaluation"]["fvd_resize"])
@@ -63,7 +64,7 @@ def main() -> None:
         if args.dim:
             vcfg["model"] = {**vcfg["model"], "dim": args.dim}
         out = Path(f"/tmp/bench_prediction/{pred}_dim{vcfg['model']['dim']}")
-        train_diffusion(vcfg, data / f"features/flows_n{n}", lfae, emb, out, progress=False)
+        train_diffusion(vcfg, Path(paths.flows(n)).parent, lfae, emb, out, progress=False)
         ds = DanceSampler(out / "model.safetensors", lfae, "cpu")
         cond = MusicConditions(emb, ds.meta["beat"])
         gen, motion, real = [], [], []

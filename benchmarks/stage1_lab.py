@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from dabfusion.config import load_config
+from dabfusion.plan import Paths
 from dabfusion.training.lfae import train_lfae
 
 
@@ -38,7 +39,8 @@ def main() -> None:
             d = d[p]
         d[last] = json.loads(value)
     n = cfg["clips"]["length"]
-    train_lfae(lcfg, args.data / f"processed/clips_n{n}.parquet", args.out / "models/lfae")
+    out = Paths(data=str(args.data), results=str(args.out))
+    train_lfae(lcfg, Path(out.clips(n)), Path(out.lfae).parent)
     (args.out / "settings.json").write_text(json.dumps({"set": args.set, "data": str(args.data)}, indent=1))
 
 

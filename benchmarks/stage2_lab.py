@@ -28,6 +28,7 @@ from dabfusion.learning_curve import beat_motion_scores
 from dabfusion.metrics.alignment import video_motion_envelope
 from dabfusion.metrics.image import to_tensor
 from dabfusion.music.features import with_window_ids
+from dabfusion.plan import Paths
 from dabfusion.training.flow_cache import clip_flows
 
 
@@ -59,7 +60,7 @@ def evaluate_model(model_file: Path, args, cfg: dict, test: pd.DataFrame, feats:
 
     scfg = cfg["sampling"]
     ds = DanceSampler(model_file, lfae_file)
-    cond = MusicConditions(feats / f"music_embedding_n{ds.n_frames}.parquet", ds.meta["beat"])
+    cond = MusicConditions(Path(feats) / f"music_embedding_n{ds.n_frames}.parquet", ds.meta["beat"])
     videos, flows, rhythm = [], [], []
     for lo in range(0, len(test), 8):
         part = test.iloc[lo:lo + 8]
@@ -115,10 +116,11 @@ def main() -> None:
     dcfg = {**dcfg, "beat": dcfg.get("beat", True), "frame_rhythm": dcfg.get("frame_rhythm", False),
             "seed": dcfg.get("seed", 0)}
     n = cfg["clips"]["length"]
-    feats, lfae_file = args.data / "features", args.results / "models/lfae/model.safetensors"
-    clips = pd.read_parquet(args.data / f"processed/clips_n{n}.parquet")
+    paths = Paths(data=str(args.data), results=str(args.results))
+    feats, lfae_file = Path(paths.features), Path(paths.lfae)
+    clips = pd.read_parquet(paths.clips(n))
     test = select_clips(with_window_ids(clips[clips.split == "test"]), args.max_clips, cfg["sampling"]["seed"])
-    beats_of = pd.read_parquet(feats / "evaluation_beats.parquet").set_index("music_id")["beats"]
+    beats_of = pd.read_parquet(paths.evaluation_beats).set_index("music_id")["beats"]
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if args.recon:
@@ -128,14 +130,14 @@ def main() -> None:
         from dabfusion.sampling import render_flows
 
         lfae = load_lfae(lfae_file)
-        flow_scale = json.loads((feats / f"flows_n{n}/meta.json").read_text())["flow_scale"]
+        flow_scale = json.loads(Path(paths.flows(n)).read_text())["flow_scale"]
         videos, flows = [], []
         for c in test.itertuples():
             frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
             grid, occ, _ = clip_flows(lfae, frames)
             videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
             flows.append(target.encode(grid[None], occ[None], flow_scale))
-        beats = MusicConditions(feats / f"music_embedding_n{n}.parquet").get(test.window_id)[1]
+        beats = MusicConditions(paths.music_embedding(n)).get(test.window_id)[1]
         result = {"setting": "recon", "stage1": str(lfae_file), **flow_timing(flows, [beats])}
     elif args.model:
         r, videos, unseen = evaluate_model(args.model, args, cfg, test, feats, lfae_file, beats_of)
@@ -143,7 +145,7 @@ def main() -> None:
     else:
         from dabfusion.training.diffusion import train_diffusion
 
-        train = train_diffusion(dcfg, feats / f"flows_n{n}", lfae_file, feats / f"music_embedding_n{n}.parquet",
+        train = train_diffusion(dcfg, Path(paths.flows(n)).parent, lfae_file, paths.music_embedding(n),
                                 args.out, progress=False)
         curve = []
         for snap in sorted((args.out / "snapshots").glob("*.safetensors")):

@@ -42,14 +42,14 @@ def side_by_side(samples_csv: Path, music_csv: Path, n: int, out_dir: Path) -> l
     return written
 
 
-def runtime_table(benchmark_dir: Path, out_csv: Path) -> pd.DataFrame:
+def runtime_table(benchmark_files: list[Path], out_csv: Path) -> pd.DataFrame:
     """Snakemake's per-job ``benchmark:`` files as one table (seconds, peak memory), slowest first.
 
     Two summary rows: the sum over jobs, and the wall time they spanned (each file is written
     when its job ends, so a job ran from the file's mtime minus its seconds to its mtime).
     """
     rows, spans = [], []
-    for f in sorted(Path(benchmark_dir).glob("*.tsv")):
+    for f in sorted(map(Path, benchmark_files)):
         b = pd.read_csv(f, sep="\t")
         rows.append({"job": f.stem, "seconds": float(b.s.mean()), "max_rss_mb": float(b.max_rss.mean()),
                      "cpu_seconds": float(b.cpu_time.mean())})

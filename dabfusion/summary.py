@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .io import write_text_atomic
+from .plan import FIGURE6_TABLE, LEARNING_CURVE, RUNTIMES, SEEDS_TABLE, STAGE1_TABLE, table_name
 
 NAMES = {"gt": "ground truth", "base": "DabFusion", "static": "static", "retrieval": "retrieval",
          "long": "DabFusion 2N frames", "nobeat": "no beat", "globalbeat": "beats in e only (paper)"}
@@ -30,7 +33,7 @@ def _md(df: pd.DataFrame) -> str:
 
 
 def _alignment(results: Path) -> list[str]:
-    t3 = pd.read_csv(results / "table3.csv")
+    t3 = pd.read_csv(results / table_name(3))
     gt = t3.set_index("method")
     out = pd.DataFrame({"method": [NAMES.get(m, m) for m in t3.method],
                         "2D-MM Align": [_f(x) for x in t3.mm_align],
@@ -45,7 +48,7 @@ def _alignment(results: Path) -> list[str]:
 
 
 def _quality(results: Path) -> list[str]:
-    t1 = pd.read_csv(results / "table1.csv")
+    t1 = pd.read_csv(results / table_name(1))
     out = pd.DataFrame({"method": [NAMES.get(m, m) for m in t1.method], "FVD": [_f(x) for x in t1.fvd],
                         "LPIPS": [_f(x) for x in t1.lpips], "PSNR": [_f(x, 2) for x in t1.psnr],
                         "SSIM": [_f(x) for x in t1.ssim]})
@@ -53,7 +56,7 @@ def _quality(results: Path) -> list[str]:
 
 
 def _beat_effect(results: Path) -> list[str]:
-    t6 = pd.read_csv(results / "table6.csv")
+    t6 = pd.read_csv(results / table_name(6))
     out = pd.DataFrame({"variant": [NAMES.get(m, m) for m in t6.method], "2D-MM Align": [_f(x) for x in t6.mm_align],
                         "chance control": [_f(x) for x in t6.mm_align_shifted], "FVD": [_f(x) for x in t6.fvd]})
     if "mm_align_minus_nobeat" in t6:
@@ -64,7 +67,7 @@ def _beat_effect(results: Path) -> list[str]:
 
 
 def _seeds(results: Path) -> list[str]:
-    s = pd.read_csv(results / "seeds.csv")
+    s = pd.read_csv(results / SEEDS_TABLE)
     stats = s[s.method.isin(["mean", "min", "max"])]
     lines = ["## Repeats with other seeds (`seeds.csv`)", ""]
     for setting, part in stats.groupby("setting", sort=False):
@@ -82,7 +85,7 @@ def _seeds(results: Path) -> list[str]:
 
 
 def _figure6(results: Path) -> list[str]:
-    f6 = pd.read_csv(results / "figure6" / "figure6.csv")
+    f6 = pd.read_csv(results / FIGURE6_TABLE)
     m = f6.motion_vs_training
     return ["## Unseen dancers (`figure6/figure6.csv`)", "",
             f"Motion over the training dancers' ground truth's, {len(f6)} videos: mean {m.mean():.2f}, "
@@ -90,20 +93,20 @@ def _figure6(results: Path) -> list[str]:
 
 
 def _curve(results: Path) -> list[str]:
-    c = pd.read_csv(results / "report" / "learning_curve.csv")
+    c = pd.read_csv(results / LEARNING_CURVE)
     cols = [k for k in ("steps", "mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", "fvd") if k in c]
     return ["## Learning curve of the base variant (`report/learning_curve.csv`)", "",
             _md(c[cols].round(3))]
 
 
 def _stage1(results: Path) -> list[str]:
-    r = pd.read_csv(results / "lfae" / "reconstruction.csv")
+    r = pd.read_csv(results / STAGE1_TABLE)
     return ["## Stage 1 (`lfae/reconstruction.csv`)", "",
             _md(r[["method", "psnr", "ssim", "lpips", "pairs"]].round(4))]
 
 
 def _times(results: Path) -> list[str]:
-    t = pd.read_csv(results / "runtimes.csv")
+    t = pd.read_csv(results / RUNTIMES)
     wall = t[t.job.str.startswith("WALL")]
     jobs = t[~t.job.str.startswith(("WALL", "TOTAL"))].sort_values("seconds", ascending=False).head(8)
     lines = ["## Time (`runtimes.csv`)", ""]
@@ -114,23 +117,59 @@ def _times(results: Path) -> list[str]:
     return lines
 
 
-SECTIONS = [("table1.csv", _quality), ("table3.csv", _alignment), ("table6.csv", _beat_effect), ("seeds.csv", _seeds),
-            ("figure6/figure6.csv", _figure6), ("report/learning_curve.csv", _curve),
-            ("lfae/reconstruction.csv", _stage1), ("runtimes.csv", _times)]
+SECTIONS = [(table_name(1), _quality), (table_name(3), _alignment), (table_name(6), _beat_effect),
+            (SEEDS_TABLE, _seeds), (FIGURE6_TABLE, _figure6), (LEARNING_CURVE, _curve), (STAGE1_TABLE, _stage1),
+            (RUNTIMES, _times)]
 
 
-def write_summary(results: Path, out_md: Path, commit: str, seeds: dict, source: str) -> str:
-    """Write ``out_md`` from the files of ``results`` that exist; returns the text."""
+def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, seeds: dict, source: str) -> str:
+    """Write ``out_md`` from the files of ``results`` among ``inputs`` (the job's declared inputs, so a
+    file an earlier run left there is not read); returns the text."""
     results = Path(results)
-    meta = json.loads((results / "table1.json").read_text())
+    given = {Path(os.path.relpath(f, results)).as_posix() for f in inputs}
+    meta = json.loads((results / table_name(1, "json")).read_text())
     lines = [f"# Summary of the run in `{results}`", "",
              f"Commit {commit}; {source} data; {meta['videos']} test clips; machine: {platform.system()} "
              f"{platform.machine()}, {os.cpu_count()} cores; seeds: "
              + ", ".join(f"{k} {v}" for k, v in seeds.items()) + "."]
     lines += [""] + [f"> {w}" for w in meta["warnings"]]
     for name, section in SECTIONS:
-        if (results / name).exists():
+        if name in given:
             lines += [""] + section(results)
     text = "\n".join(lines) + "\n"
     write_text_atomic(out_md, text)
     return text
+
+
+# --- checking that figures shown in the docs come from the results files ------------------
+_DECIMAL = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.])")
+
+
+def figure_values(files: list[Path]) -> np.ndarray:
+    """Every number a summary or the README may show from these CSV files: each cell; each
+    column's mean, min and max; each cell over the ground truth's row of its table (a ratio);
+    seconds as minutes."""
+    values = []
+    for f in files:
+        t = pd.read_csv(f)
+        num = t.select_dtypes("number")
+        values += [num.to_numpy().ravel(), num.mean().to_numpy(), num.min().to_numpy(), num.max().to_numpy()]
+        if "method" in t and (t.method == "gt").any():
+            gt = num[(t.method == "gt").to_numpy()].iloc[0].replace(0, np.nan)
+            values.append((num / gt).to_numpy().ravel())
+        if "seconds" in num:
+            values.append(num.seconds.to_numpy() / 60.0)
+    v = np.concatenate(values).astype(float)
+    return v[np.isfinite(v)]
+
+
+def unmatched_figures(text: str, files: list[Path]) -> list[str]:
+    """The decimal numbers of ``text`` that no value of ``files`` (``figure_values``) rounds to at the
+    number's own precision: a figure typed by hand or left from another run."""
+    values = figure_values(files)
+    out = []
+    for token in _DECIMAL.findall(text):
+        digits = len(token.split(".")[1])
+        if not np.any(np.abs(values - float(token)) <= 0.5 * 10.0 ** -digits + 1e-9):
+            out.append(token)
+    return out

@@ -25,27 +25,14 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, write_json_atomic, write_table_atomic, write_text_atomic
+from .plan import ALIGN_COLS, BASE, LABELS, QUALITY_COLS, TABLES
 
 log = logging.getLogger(__name__)
 
-LABELS = {"gt": "Ground Truth", "base": "DabFusion", "static": "Static (first frame)",
-          "retrieval": "Retrieval (nearest music's motion)", "long": "DabFusion", "nobeat": "DabFusion",
-          "framebeat": "DabFusion + frame-aligned rhythm",
-          "globalbeat": "DabFusion, beats in e only (the paper's conditioning)"}
-QUALITY_COLS = ["fvd", "lpips", "psnr", "ssim"]
-#: mm_align_shifted is 2D-MM Align's chance control (the same videos against the beats shifted by
-#: half a period, ``metrics.alignment.shifted_half_period``): reported beside every 2D-MM Align
-#: motion is the dancer's mean speed (px/s, ``metrics.alignment.video_motion_envelope``): the
-#: ground truth's is the target, and a model that stands still scores about 0
-ALIGN_COLS = ["cs", "mm_align", "mm_align_shifted", "av_align", "motion"]
+#: which way is better per metric: True higher, False lower, None a chance control, "gt" the ground truth's
 HIGHER_IS_BETTER = {"fvd": False, "lpips": False, "psnr": True, "ssim": True, "cs": True, "mm_align": True,
                     "mm_align_shifted": None, "av_align": True, "motion": "gt"}
 BOOTSTRAP_RESAMPLES = 2000
-TITLES = {1: "DabFusion against baselines", 2: "Video quality per camera", 3: "Alignment",
-          4: "Alignment per dance style", 5: "Video length", 6: "Beat information"}
-#: which methods each table is built from (variants of DabFusion, baselines, the ground truth)
-TABLE_METHODS = {1: ["base", "static", "retrieval"], 2: ["base"], 3: ["gt", "base", "static", "retrieval"],
-                 4: ["gt", "base"], 5: ["base", "long"], 6: ["nobeat", "globalbeat", "base", "framebeat"]}
 
 
 class Scores:
@@ -109,45 +96,47 @@ def _genre_name(code: str) -> str:
     return GENRES[code][0] if code in GENRES else code
 
 
+def _label(column: str, method: str, group_value, frames_by_method: dict[str, int]):
+    """The value of one label column of a row (a group value arrives as it is in per_video.csv)."""
+    if column == "model":
+        return LABELS.get(method, method)
+    if column == "method":
+        return method
+    if column == "camera":
+        return str(group_value).upper()
+    if column == "dance_style":
+        return _genre_name(group_value)
+    if column == "frames":
+        return frames_by_method[method]
+    if column == "beat":
+        return "no" if method == "nobeat" else "yes"
+    raise ValueError(f"no label column {column!r}")
+
+
 def build_rows(number: int, scores: dict[str, Scores], frames_by_method: dict[str, int]) -> pd.DataFrame:
-    """The rows of table ``number`` from the scores of the methods it needs."""
+    """The rows of table ``number`` (its ``plan.TABLES`` spec) from the scores of the methods it needs."""
+    if number not in TABLES:
+        raise ValueError(f"no table {number}; tables are 1-6")
+    spec = TABLES[number]
+    quality = any(c in QUALITY_COLS for c in spec.metrics)
+    alignment = any(c in ALIGN_COLS for c in spec.metrics)
+    groups: list = [None]
+    if spec.group is not None:
+        groups = sorted(scores[BASE].rows[spec.group].unique()) + ([spec.total] if spec.total else [])
+    group_column = next((c for c in spec.columns if c in ("camera", "dance_style")), None)
     rows = []
-    if number == 1:
+    for value in groups:
         for m, s in scores.items():
-            rows.append({"model": LABELS.get(m, m), "method": m, **s.row(alignment=False)})
-    elif number == 2:
-        s = scores["base"]
-        for cam in sorted(s.rows.camera.unique()):
-            rows.append({"model": "DabFusion", "camera": cam.upper(), **s.row((s.rows.camera == cam).to_numpy(),
-                                                                              alignment=False)})
-        rows.append({"model": "DabFusion", "camera": "all", **s.row(alignment=False)})
-    elif number == 3:
-        for m, s in scores.items():
-            rows.append({"model": LABELS[m], "method": m, **s.row(quality=False)})
-    elif number == 4:
-        genres = sorted(scores["base"].rows.genre.unique())
-        for g in genres:
-            for m in ("gt", "base"):
-                s = scores[m]
-                rows.append({"dance_style": _genre_name(g), "model": LABELS[m], "method": m,
-                             **s.row((s.rows.genre == g).to_numpy(), quality=False)})
-    elif number == 5:
-        for m, s in scores.items():
-            r = s.row()
-            rows.append({"frames": frames_by_method[m], "method": m,
-                         **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}})
-    elif number == 6:
-        # the beat's effect: each variant's 2D-MM Align minus the no-beat model's on the same clips
-        for m, s in scores.items():
-            r = s.row()
-            row = {"model": LABELS[m], "beat": "no" if m == "nobeat" else "yes", "method": m,
-                   **{k: r.get(k) for k in ALIGN_COLS + ["fvd", "videos"]}}
-            if "nobeat" in scores:  # without a no-beat model there is no beat effect to measure
-                diff, low, high = paired_difference(s.rows, scores["nobeat"].rows, "mm_align")
+            mask = None if value is None or value == spec.total else (s.rows[spec.group] == value).to_numpy()
+            r = s.row(mask, quality=quality, alignment=alignment)
+            row = {c: (value if c == group_column and value == spec.total
+                       else _label(c, m, value, frames_by_method)) for c in spec.columns}
+            row.update({k: r.get(k) for k in spec.metrics})
+            row["videos"] = r["videos"]
+            if spec.paired_against in scores:  # the beat's effect: minus the no-beat model on the same clips
+                diff, low, high = paired_difference(s.rows, scores[spec.paired_against].rows, "mm_align")
                 row.update(mm_align_minus_nobeat=diff, ci95_low=low, ci95_high=high)
             rows.append(row)
-    else:
-        raise ValueError(f"no table {number}; tables are 1-6")
     return pd.DataFrame(rows)
 
 
@@ -159,7 +148,7 @@ def _markdown(number: int, table: pd.DataFrame, meta: dict) -> str:
             fmt[c] = [_cell(v) for v in fmt[c]]
         if c in HIGHER_IS_BETTER:
             fmt = fmt.rename(columns={c: f"{c} {_arrow(c)}"})
-    lines = [f"# Table {number}: {TITLES[number]}", ""]
+    lines = [f"# Table {number}: {TABLES[number].title}", ""]
     lines += [f"> {w}" for w in meta["warnings"]] + ([""] if meta["warnings"] else [])
     lines.append(fmt.to_markdown(index=False))
     lines += ["", f"{meta['videos']} videos per method, {meta['frames']} frames at {meta['fps']:g} fps; "
@@ -190,7 +179,7 @@ def _figure(number: int, table: pd.DataFrame, out_png: Path) -> None:
         ax.invert_yaxis()
         ax.set_title(f"{c} {_arrow(c)}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"Table {number}: {TITLES[number]}", fontsize=10)
+    fig.suptitle(f"Table {number}: {TABLES[number].title}", fontsize=10)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
@@ -228,7 +217,7 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
         warnings.append("SEEDED RANDOM INIT (no pretrained weights) for: " + ", ".join(random_init)
                         + ". These numbers are NOT comparable with published ones.")
     meta = {
-        "table": number, "title": TITLES[number], "source": source, "warnings": warnings,
+        "table": number, "title": TABLES[number].title, "source": source, "warnings": warnings,
         "videos": int(first["videos"]), "frames": frames, "fps": float(first["fps"]),
         "fvd_resize": first["fvd_resize"], "sigma_seconds": first["sigma_seconds"], "cs_frames": first["cs_frames"],
         "pretrained": flags,
@@ -247,7 +236,7 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
                                                                                        "random_init"]), md_meta))
     _figure(number, table, out_csv.with_suffix(".png"))
     write_json_atomic(out_csv.with_suffix(".json"), meta)
-    log.info("table %d (%s): %d rows -> %s", number, TITLES[number], len(table), out_csv)
+    log.info("table %d (%s): %d rows -> %s", number, TABLES[number].title, len(table), out_csv)
     return table
 
 

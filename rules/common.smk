@@ -7,22 +7,40 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
-from dabfusion.baselines import BASELINES  # noqa: E402
 from dabfusion.config import check_cluster_rules, validate_config  # noqa: E402
+from dabfusion.plan import (  # noqa: E402
+    ADAPTER_EVAL,
+    BASE,
+    BASELINES,
+    FIGURE6_SHEET,
+    FIGURE6_TABLE,
+    GENERATOR,
+    LEARNING_CURVE,
+    LOSS_CURVES,
+    RUNTIMES,
+    SEEDS_TABLE,
+    SIDE_BY_SIDE,
+    STAGE1_GRID,
+    STAGE1_TABLE,
+    SUMMARY,
+    TABLES,
+    Methods,
+    Paths,
+)
 from dabfusion.report import figure6_plan  # noqa: E402
-from dabfusion.tables import TABLE_METHODS as PAPER_TABLE_METHODS  # noqa: E402
 
 # Validate when the DAG is built: an unknown or misspelt key fails here, naming the key.
 config.update(validate_config(config))
 
-DATA = config["data_dir"]
-RESULTS = config["results_dir"]
-PROCESSED = f"{DATA}/processed"
-FEATURES = f"{DATA}/features"
-MODELS = f"{RESULTS}/models"
+# every artefact path comes from the plan (dabfusion/plan.py), shared with the tables and scripts
+P = Paths(data=config["data_dir"], results=config["results_dir"])
+METHODS = Methods.of(config)
 WEIGHTS = config["music"]["weights_dir"]
 BASE_N = config["clips"]["length"]  # clip length of stage 1, the adapters and the base variant
-CLIPS = f"{PROCESSED}/clips_n{BASE_N}.parquet"
+CLIPS = P.clips(BASE_N)
+# the frame stores (processed/frames/*.npy) are listed by the shard files that extract_frames
+# writes with them; a job that loads frames through a clip index declares these too
+FRAME_SHARDS = [P.frames_shard(s) for s in range(config["extract"]["shards"])]
 VARIANTS = config["diffusion"]["variants"]
 FIGURE6_DANCERS, FIGURE6_TRACKS = figure6_plan(config)
 
@@ -41,9 +59,6 @@ JOB_THREADS = min(config["threads_per_job"] or CORES, CORES)
 
 
 EXTERNAL = config["evaluation"]["external"]
-# the paper's tables and the methods each is built from; other systems' videos join Table 1
-TABLE_METHODS = {k: list(v) for k, v in PAPER_TABLE_METHODS.items()}
-TABLE_METHODS[1] += [f"ext_{n}" for n in EXTERNAL]
 
 
 wildcard_constraints:
@@ -53,12 +68,12 @@ wildcard_constraints:
     k=r"[1-6]",
     variant="|".join(VARIANTS),
     baseline="|".join(BASELINES),
-    method="|".join(["gt", *BASELINES, *VARIANTS, *[f"ext_{n}" for n in EXTERNAL]]),
+    method="|".join(METHODS.all),
 
 
 def raw_manifest():
     """The file whose presence means the raw AIST++ layout under data_dir is complete."""
-    return f"{DATA}/manifest.json"
+    return P.manifest
 
 
 def weight_source(wildcards):
@@ -72,7 +87,7 @@ def weight_source(wildcards):
 
 def music_feature_inputs(wildcards):
     """Clips and music; the checkpoints too when pretrained weights are required."""
-    inputs = {"clips": f"{PROCESSED}/clips_n{wildcards.n}.parquet", "music": f"{PROCESSED}/music.csv"}
+    inputs = {"clips": P.clips(wildcards.n), "music": P.music_table}
     if config["music"]["require_pretrained"]:
         inputs["clap"] = f"{WEIGHTS}/{config['music']['clap']['file']}"
         inputs["wav2clip"] = f"{WEIGHTS}/{config['music']['wav2clip']['file']}"
@@ -91,7 +106,7 @@ def variant_frames(variant):
 
 def base_first(wildcards):
     """Scheduling priority: the base variant's baselines, scoring and most tables wait for it."""
-    return 10 if wildcards.variant == "base" else 0
+    return 10 if wildcards.variant == BASE else 0
 
 
 def cached_clips(n):
@@ -121,35 +136,37 @@ def snapshot_epochs():
 
 
 def snapshot_files(variant):
-    return [f"{MODELS}/diffusion/{variant}/snapshots/epoch{e:04d}.safetensors" for e in snapshot_epochs()]
+    return [P.snapshot(variant, e) for e in snapshot_epochs()]
 
 
 def diffusion_inputs(wildcards):
     n = variant_frames(wildcards.variant)
     return {
-        "cache": f"{FEATURES}/flows_n{n}/meta.json",
-        "lfae": f"{MODELS}/lfae/model.safetensors",
-        "embedding": f"{FEATURES}/music_embedding_n{n}.parquet",
+        "cache": P.flows(n),  # the script finds the other cache files beside it
+        **{f"cache_{k}": f for k, f in P.flow_files(n).items() if k != "meta"},
+        "lfae": P.lfae,
+        "embedding": P.music_embedding(n),
     }
 
 
 def sampling_inputs(wildcards):
     n = variant_frames(wildcards.variant)
     return {
-        "model": f"{MODELS}/diffusion/{wildcards.variant}/model.safetensors",
-        "lfae": f"{MODELS}/lfae/model.safetensors",
-        "clips": f"{PROCESSED}/clips_n{n}.parquet",
-        "embedding": f"{FEATURES}/music_embedding_n{n}.parquet",
-        "music": f"{PROCESSED}/music.csv",
+        "model": P.diffusion(wildcards.variant),
+        "lfae": P.lfae,
+        "clips": P.clips(n),
+        "frames": FRAME_SHARDS,
+        "embedding": P.music_embedding(n),
+        "music": P.music_table,
     }
 
 
 def baseline_inputs(wildcards):
     """A baseline runs on DabFusion's own test clips; retrieval also needs stage 1 and its flows."""
-    inputs = {"reference": f"{RESULTS}/samples/base/samples.csv", "music": f"{PROCESSED}/music.csv"}
+    inputs = {"reference": P.samples(BASE), "frames": FRAME_SHARDS, "music": P.music_table}
     if wildcards.baseline == "retrieval":
-        inputs.update(lfae=f"{MODELS}/lfae/model.safetensors", cache=f"{FEATURES}/flows_n{BASE_N}/meta.json",
-                      embedding=f"{FEATURES}/music_embedding_n{BASE_N}.parquet")
+        inputs.update(lfae=P.lfae, cache=P.flows(BASE_N), embedding=P.music_embedding(BASE_N),
+                      **{f"cache_{k}": f for k, f in P.flow_files(BASE_N).items() if k != "meta"})
     return inputs
 
 
@@ -159,40 +176,32 @@ def external_folder(name):
     return EXTERNAL[name]
 
 
-def samples_of(method):
-    """The manifest of the videos a method is scored on (the ground truth: the base variant's clips)."""
-    return f"{RESULTS}/samples/{'base' if method == 'gt' else method}/samples.csv"
-
-
 def scored_samples(wildcards):
-    return samples_of(wildcards.method)
+    return P.samples(wildcards.method)
 
 
 def table_methods(k):
     """The methods of table k that this config has (an ablation needs its variant)."""
-    have = {"gt", *BASELINES, *VARIANTS, *[f"ext_{n}" for n in EXTERNAL]}
-    return [m for m in TABLE_METHODS[k] if m in have]
+    return METHODS.for_table(TABLES[k])
 
 
 def available_tables():
     """Tables 1-4 always; 5 and 6 when their ablation variants are configured."""
-    return [k for k in TABLE_METHODS if k <= 4 or len(table_methods(k)) >= 2]
+    return METHODS.tables()
 
 
 def table_inputs(wildcards):
     k = int(wildcards.k)
     if k not in available_tables():
-        raise ValueError(f"table{k} needs the variants {TABLE_METHODS[k]} in diffusion.variants")
-    methods = table_methods(k)
-    inputs = {m: f"{RESULTS}/eval/{m}/per_video.csv" for m in methods}
-    inputs.update({f"samples_{m}": samples_of(m) for m in methods})
-    inputs["embedding"] = f"{FEATURES}/music_embedding_n{BASE_N}.parquet"
+        raise ValueError(f"table{k} needs the variants {list(TABLES[k].methods)} in diffusion.variants")
+    inputs = TABLES[k].inputs(P, table_methods(k))
+    inputs["embedding"] = P.music_embedding(BASE_N)
     return inputs
 
 
 def loss_inputs(wildcards):
-    inputs = {"stage 1": f"{MODELS}/lfae/loss.csv"}
-    inputs.update({f"stage 2 {v}": f"{MODELS}/diffusion/{v}/loss.csv" for v in VARIANTS})
+    inputs = {"stage 1": P.lfae_loss}
+    inputs.update({f"stage 2 {v}": P.diffusion_loss(v) for v in VARIANTS})
     return inputs
 
 
@@ -221,22 +230,22 @@ def torchrun_launcher(gpus):
 def default_targets():
     targets = [
         CLIPS,
-        f"{FEATURES}/music_embedding_n{BASE_N}.parquet",
-        f"{RESULTS}/music/adapter_eval.csv",
-        f"{RESULTS}/lfae/reconstruction.csv",
-        *[f"{RESULTS}/samples/{v}/samples.csv" for v in VARIANTS],
-        *[f"{RESULTS}/table{k}.csv" for k in available_tables()],
-        f"{RESULTS}/report/side_by_side",
-        f"{RESULTS}/report/loss_curves.png",
-        f"{RESULTS}/figure6/figure6.png",
-        f"{RESULTS}/runtimes.csv",
+        P.music_embedding(BASE_N),
+        P.result(ADAPTER_EVAL),
+        P.result(STAGE1_TABLE),
+        *[P.samples(v) for v in VARIANTS],
+        *[P.table(k) for k in available_tables()],
+        P.result(SIDE_BY_SIDE),
+        P.result(LOSS_CURVES),
+        P.result(FIGURE6_SHEET),
+        P.result(RUNTIMES),
     ]
-    targets += optional_results() + [f"{RESULTS}/summary.md"]
+    targets += optional_results() + [P.result(SUMMARY)]
     if config["source"] == "synthetic":  # checks against the generator's ground truth
         targets += [
-            f"{RESULTS}/dataset/stills.png",
-            f"{RESULTS}/dataset/beats.png",
-            f"{RESULTS}/dataset/checks.csv",
+            P.result("dataset/stills.png"),
+            P.result("dataset/beats.png"),
+            P.result("dataset/checks.csv"),
         ]
     return targets
 
@@ -257,16 +266,40 @@ def seed_groups():
     return named
 
 
+def seed_table_methods():
+    """Every repeated variant, and the ground truth and the baselines to compare."""
+    return ["gt", *BASELINES, *[v for g in seed_groups().values() for v in g]]
+
+
 def seed_table_inputs(wildcards):
-    """Every repeated variant's scores, and the ground truth's and the baselines' to compare."""
-    methods = ["gt", *BASELINES, *[v for g in seed_groups().values() for v in g]]
-    return {m: f"{RESULTS}/eval/{m}/per_video.csv" for m in methods}
+    return P.score_inputs(seed_table_methods())
 
 
 def optional_results():
     """The learning curve and the seeds table, when the config asks for them."""
-    return ([f"{RESULTS}/report/learning_curve.csv"] if snapshot_epochs() else []) + (
-        [f"{RESULTS}/seeds.csv"] if seed_groups() else [])
+    return ([P.result(LEARNING_CURVE)] if snapshot_epochs() else []) + (
+        [P.result(SEEDS_TABLE)] if seed_groups() else [])
+
+
+def scored_methods():
+    """Every method some table or the seeds table scores."""
+    methods = [m for k in available_tables() for m in table_methods(k)]
+    if seed_groups():
+        methods += seed_table_methods()
+    return list(dict.fromkeys(methods))
+
+
+def benchmark_files():
+    """The benchmark: file of every heavy job of this run, for the time table (runtimes.csv)."""
+    lengths = sorted({variant_frames(v) for v in VARIANTS} | {BASE_N})
+    jobs = ["synthesize_dataset" if config["source"] == "synthetic" else "download_videos", "train_adapters",
+            "train_lfae", "figure6"]
+    jobs += [f"extract_frames_{s}" for s in range(config["extract"]["shards"])]
+    jobs += [f"{rule}_n{n}" for rule in ("music_features", "flow_cache") for n in lengths]
+    jobs += [f"{rule}_{v}" for rule in ("train_diffusion", "sample_videos") for v in VARIANTS]
+    jobs += [f"baseline_videos_{b}" for b in BASELINES] + [f"score_videos_{m}" for m in scored_methods()]
+    jobs += ["learning_curve"] if snapshot_epochs() else []
+    return [P.benchmark(job) for job in jobs]
 
 
 def workflow_commit():

@@ -6,15 +6,15 @@ if config["source"] == "synthetic":
 
     rule synthesize_dataset:
         output:
-            manifest=f"{DATA}/manifest.json",
-            video_list=f"{DATA}/video_list.txt",
-            ignore_list=f"{DATA}/ignore_list.txt",
+            manifest=P.manifest,
+            video_list=P.data_list("video_list"),
+            ignore_list=P.data_list("ignore_list"),
         params:
             synthetic=config["synthetic"],
         log:
-            f"{RESULTS}/logs/synthesize_dataset.log",
+            P.log("synthesize_dataset"),
         benchmark:
-            f"{RESULTS}/benchmarks/synthesize_dataset.tsv"
+            P.benchmark("synthesize_dataset")
         threads: CORES
         resources:
             **cluster_resources("synthesize_dataset"),
@@ -28,7 +28,7 @@ else:
     onstart:
         # before any job (downloads of weights included), not in dry runs: no accepted
         # Terms of Use, no AIST++ download
-        if not Path(f"{DATA}/manifest.json").exists():
+        if not Path(P.manifest).exists():
             from dabfusion.aistpp import TermsNotAccepted, require_terms
 
             try:
@@ -47,12 +47,12 @@ else:
         # first: it checks the Terms of Use before anything else is fetched
         priority: 100
         output:
-            report=f"{DATA}/.download/annotations.json",
-            ignore_list=f"{DATA}/ignore_list.txt",
+            report=P.download_report("annotations"),
+            ignore_list=P.data_list("ignore_list"),
         params:
             aistpp=config["aistpp"],
         log:
-            f"{RESULTS}/logs/download_annotations.log",
+            P.log("download_annotations"),
         resources:
             **cluster_resources("download_annotations"),
         conda:
@@ -62,13 +62,13 @@ else:
 
     rule download_video_list:
         input:
-            annotations=f"{DATA}/.download/annotations.json",
+            annotations=P.download_report("annotations"),
         output:
-            video_list=f"{DATA}/video_list.txt",
+            video_list=P.data_list("video_list"),
         params:
             aistpp=config["aistpp"],
         log:
-            f"{RESULTS}/logs/download_video_list.log",
+            P.log("download_video_list"),
         resources:
             **cluster_resources("download_video_list"),
         conda:
@@ -78,15 +78,15 @@ else:
 
     rule download_videos:
         input:
-            video_list=f"{DATA}/video_list.txt",
+            video_list=P.data_list("video_list"),
         output:
-            report=f"{DATA}/.download/videos.json",
+            report=P.download_report("videos"),
         params:
             aistpp=config["aistpp"],
         log:
-            f"{RESULTS}/logs/download_videos.log",
+            P.log("download_videos"),
         benchmark:
-            f"{RESULTS}/benchmarks/download_videos.tsv"
+            P.benchmark("download_videos")
         resources:
             **cluster_resources("download_videos"),
         conda:
@@ -96,14 +96,14 @@ else:
 
     rule download_music:
         input:
-            video_list=f"{DATA}/video_list.txt",
-            videos=f"{DATA}/.download/videos.json",
+            video_list=P.data_list("video_list"),
+            videos=P.download_report("videos"),
         output:
-            report=f"{DATA}/.download/music.json",
+            report=P.download_report("music"),
         params:
             aistpp=config["aistpp"],
         log:
-            f"{RESULTS}/logs/download_music.log",
+            P.log("download_music"),
         resources:
             **cluster_resources("download_music"),
         conda:
@@ -113,15 +113,16 @@ else:
 
     rule aistpp_manifest:
         input:
-            annotations=f"{DATA}/.download/annotations.json",
-            videos=f"{DATA}/.download/videos.json",
-            music=f"{DATA}/.download/music.json",
+            annotations=P.download_report("annotations"),
+            videos=P.download_report("videos"),
+            music=P.download_report("music"),
+            video_list=P.data_list("video_list"),
         output:
-            manifest=f"{DATA}/manifest.json",
+            manifest=P.manifest,
         params:
             aistpp=config["aistpp"],
         log:
-            f"{RESULTS}/logs/aistpp_manifest.log",
+            P.log("aistpp_manifest"),
         resources:
             **cluster_resources("aistpp_manifest"),
         conda:

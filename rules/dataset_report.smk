@@ -4,24 +4,25 @@
 rule dataset_report:
     input:
         manifest=raw_manifest(),
+        video_list=P.data_list("video_list"),
     output:
         stills=report(
-            f"{RESULTS}/dataset/stills.png",
+            P.result("dataset/stills.png"),
             caption="../report/stills.rst",
             category="Dataset",
         ),
         beats=report(
-            f"{RESULTS}/dataset/beats.png",
+            P.result("dataset/beats.png"),
             caption="../report/beats.rst",
             category="Dataset",
         ),
         checks=report(
-            f"{RESULTS}/dataset/checks.csv",
+            P.result("dataset/checks.csv"),
             caption="../report/checks.rst",
             category="Dataset",
         ),
     log:
-        f"{RESULTS}/logs/dataset_report.log",
+        P.log("dataset_report"),
     resources:
         **cluster_resources("dataset_report"),
     conda:

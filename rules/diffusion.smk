@@ -4,21 +4,18 @@
 
 rule flow_cache:
     input:
-        lfae=f"{MODELS}/lfae/model.safetensors",
-        clips=f"{PROCESSED}/clips_n{{n}}.parquet",
+        lfae=P.lfae,
+        clips=P.clips("{n}"),
+        frames=FRAME_SHARDS,
     output:
-        grids=f"{FEATURES}/flows_n{{n}}/grids.npy",
-        occlusion=f"{FEATURES}/flows_n{{n}}/occlusion.npy",
-        z0=f"{FEATURES}/flows_n{{n}}/z0.npy",
-        index=f"{FEATURES}/flows_n{{n}}/index.parquet",
-        meta=f"{FEATURES}/flows_n{{n}}/meta.json",
+        **P.flow_files("{n}"),
     params:
         max_clips=lambda wildcards: cached_clips(int(wildcards.n)),
         seed=config["diffusion"]["seed"],
     log:
-        f"{RESULTS}/logs/flow_cache_n{{n}}.log",
+        P.log("flow_cache_n{n}"),
     benchmark:
-        f"{RESULTS}/benchmarks/flow_cache_n{{n}}.tsv"
+        P.benchmark("flow_cache_n{n}")
     threads: JOB_THREADS
     resources:
         **cluster_resources("flow_cache"),
@@ -33,9 +30,9 @@ rule train_diffusion:
         unpack(diffusion_inputs),
     output:
         *snapshot_files("{variant}"),
-        model=f"{MODELS}/diffusion/{{variant}}/model.safetensors",
+        model=P.diffusion("{variant}"),
         loss=report(
-            f"{MODELS}/diffusion/{{variant}}/loss.csv",
+            P.diffusion_loss("{variant}"),
             caption="../report/diffusion_loss.rst",
             category="Stage 2",
             subcategory="{variant}",
@@ -44,9 +41,9 @@ rule train_diffusion:
         diffusion=lambda wildcards: diffusion_config(wildcards.variant),
         launcher=torchrun_launcher(config["diffusion"]["gpus"]),
     log:
-        f"{RESULTS}/logs/train_diffusion_{{variant}}.log",
+        P.log("train_diffusion_{variant}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_diffusion_{{variant}}.tsv"
+        P.benchmark("train_diffusion_{variant}")
     threads: JOB_THREADS
     priority: base_first
     resources:
@@ -62,7 +59,7 @@ rule sample_videos:
         unpack(sampling_inputs),
     output:
         manifest=report(
-            f"{RESULTS}/samples/{{variant}}/samples.csv",
+            P.samples("{variant}"),
             caption="../report/samples.rst",
             category="Stage 2",
             subcategory="{variant}",
@@ -70,9 +67,9 @@ rule sample_videos:
     params:
         sampling=lambda wildcards: sampling_config(wildcards.variant),
     log:
-        f"{RESULTS}/logs/sample_videos_{{variant}}.log",
+        P.log("sample_videos_{variant}"),
     benchmark:
-        f"{RESULTS}/benchmarks/sample_videos_{{variant}}.tsv"
+        P.benchmark("sample_videos_{variant}")
     threads: JOB_THREADS
     priority: base_first
     resources:
@@ -85,25 +82,26 @@ rule sample_videos:
 
 rule learning_curve:
     input:
-        snapshots=snapshot_files("base"),
-        model=f"{MODELS}/diffusion/base/model.safetensors",
-        cache=f"{FEATURES}/flows_n{BASE_N}/meta.json",
-        lfae=f"{MODELS}/lfae/model.safetensors",
-        clips=f"{PROCESSED}/clips_n{BASE_N}.parquet",
-        embedding=f"{FEATURES}/music_embedding_n{BASE_N}.parquet",
-        beats=f"{FEATURES}/evaluation_beats.parquet",
+        snapshots=snapshot_files(BASE),
+        model=P.diffusion(BASE),
+        cache=P.flows(BASE_N),
+        lfae=P.lfae,
+        clips=P.clips(BASE_N),
+        frames=FRAME_SHARDS,
+        embedding=P.music_embedding(BASE_N),
+        beats=P.evaluation_beats,
     output:
-        csv=report(f"{RESULTS}/report/learning_curve.csv", caption="../report/learning_curve.rst", category="Training"),
-        png=f"{RESULTS}/report/learning_curve.png",
+        csv=report(P.result(LEARNING_CURVE), caption="../report/learning_curve.rst", category="Training"),
+        png=P.result("report/learning_curve.png"),
     params:
         epochs=snapshot_epochs() + [config["diffusion"]["epochs"]],
-        diffusion=lambda wildcards: diffusion_config("base"),
+        diffusion=lambda wildcards: diffusion_config(BASE),
         sampling=config["sampling"],
         evaluation=config["evaluation"],
     log:
-        f"{RESULTS}/logs/learning_curve.log",
+        P.log("learning_curve"),
     benchmark:
-        f"{RESULTS}/benchmarks/learning_curve.tsv"
+        P.benchmark("learning_curve")
     threads: JOB_THREADS
     resources:
         **cluster_resources("learning_curve"),

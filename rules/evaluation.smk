@@ -7,11 +7,11 @@ rule baseline_videos:
     input:
         unpack(baseline_inputs),
     output:
-        manifest=f"{RESULTS}/samples/{{baseline}}/samples.csv",
+        manifest=P.samples("{baseline}"),
     log:
-        f"{RESULTS}/logs/baseline_videos_{{baseline}}.log",
+        P.log("baseline_videos_{baseline}"),
     benchmark:
-        f"{RESULTS}/benchmarks/baseline_videos_{{baseline}}.tsv"
+        P.benchmark("baseline_videos_{baseline}")
     threads: JOB_THREADS
     resources:
         **cluster_resources("baseline_videos"),
@@ -23,13 +23,13 @@ rule baseline_videos:
 
 rule external_samples:
     input:
-        reference=f"{RESULTS}/samples/base/samples.csv",
+        reference=P.samples(BASE),
     output:
-        manifest=f"{RESULTS}/samples/ext_{{name}}/samples.csv",
+        manifest=P.samples("ext_{name}"),
     params:
         folder=lambda wildcards: external_folder(wildcards.name),
     log:
-        f"{RESULTS}/logs/external_samples_{{name}}.log",
+        P.log("external_samples_{name}"),
     resources:
         **cluster_resources("external_samples"),
     conda:
@@ -40,11 +40,11 @@ rule external_samples:
 
 rule track_beats:
     input:
-        music=f"{PROCESSED}/music.csv",
+        music=P.music_table,
     output:
-        beats=f"{FEATURES}/evaluation_beats.parquet",
+        beats=P.evaluation_beats,
     log:
-        f"{RESULTS}/logs/track_beats.log",
+        P.log("track_beats"),
     resources:
         **cluster_resources("track_beats"),
     conda:
@@ -56,19 +56,20 @@ rule track_beats:
 rule score_videos:
     input:
         samples=scored_samples,
-        music=f"{PROCESSED}/music.csv",
-        beats=f"{FEATURES}/evaluation_beats.parquet",
+        frames=FRAME_SHARDS,
+        music=P.music_table,
+        beats=P.evaluation_beats,
     output:
-        rows=f"{RESULTS}/eval/{{method}}/per_video.csv",
-        features=f"{RESULTS}/eval/{{method}}/i3d.npz",
-        meta=f"{RESULTS}/eval/{{method}}/per_video.json",
+        rows=P.scores("{method}"),
+        features=P.scores("{method}", "i3d.npz"),
+        meta=P.scores("{method}", "per_video.json"),
     params:
         evaluation=config["evaluation"],
         music=config["music"],
     log:
-        f"{RESULTS}/logs/score_videos_{{method}}.log",
+        P.log("score_videos_{method}"),
     benchmark:
-        f"{RESULTS}/benchmarks/score_videos_{{method}}.tsv"
+        P.benchmark("score_videos_{method}")
     threads: JOB_THREADS
     resources:
         **cluster_resources("score_videos"),
@@ -82,17 +83,17 @@ rule make_table:
     input:
         unpack(table_inputs),
     output:
-        csv=report(f"{RESULTS}/table{{k}}.csv", caption="../report/table.rst", category="Tables",
+        csv=report(P.table("{k}"), caption="../report/table.rst", category="Tables",
                    labels={"table": "{k}", "file": "csv"}),
-        md=f"{RESULTS}/table{{k}}.md",
-        png=report(f"{RESULTS}/table{{k}}.png", caption="../report/table.rst", category="Tables",
+        md=P.table("{k}", "md"),
+        png=report(P.table("{k}", "png"), caption="../report/table.rst", category="Tables",
                    labels={"table": "{k}", "file": "figure"}),
-        meta=f"{RESULTS}/table{{k}}.json",
+        meta=P.table("{k}", "json"),
     params:
         methods=lambda wildcards: table_methods(int(wildcards.k)),
         source=config["source"],
     log:
-        f"{RESULTS}/logs/table{{k}}.log",
+        P.log("table{k}"),
     resources:
         **cluster_resources("make_table"),
     conda:
@@ -105,13 +106,14 @@ rule seed_table:
     input:
         unpack(seed_table_inputs),
     output:
-        csv=report(f"{RESULTS}/seeds.csv", caption="../report/seeds.rst", category="Tables"),
-        md=f"{RESULTS}/seeds.md",
+        csv=report(P.result(SEEDS_TABLE), caption="../report/seeds.rst", category="Tables"),
+        md=P.result("seeds.md"),
     params:
         groups=seed_groups(),
+        methods=seed_table_methods(),
         source=config["source"],
     log:
-        f"{RESULTS}/logs/seed_table.log",
+        P.log("seed_table"),
     resources:
         **cluster_resources("make_table"),
     conda:
@@ -122,15 +124,16 @@ rule seed_table:
 
 rule comparison_videos:
     input:
-        samples=f"{RESULTS}/samples/base/samples.csv",
-        music=f"{PROCESSED}/music.csv",
+        samples=P.samples(BASE),
+        frames=FRAME_SHARDS,
+        music=P.music_table,
     output:
-        videos=report(directory(f"{RESULTS}/report/side_by_side"), patterns=["{name}.mp4"],
+        videos=report(directory(P.result(SIDE_BY_SIDE)), patterns=["{name}.mp4"],
                       caption="../report/side_by_side.rst", category="Videos"),
     params:
         n=config["evaluation"]["report_videos"],
     log:
-        f"{RESULTS}/logs/comparison_videos.log",
+        P.log("comparison_videos"),
     resources:
         **cluster_resources("comparison_videos"),
     conda:
@@ -143,9 +146,9 @@ rule loss_curves:
     input:
         unpack(loss_inputs),
     output:
-        png=report(f"{RESULTS}/report/loss_curves.png", caption="../report/loss_curves.rst", category="Training"),
+        png=report(P.result(LOSS_CURVES), caption="../report/loss_curves.rst", category="Training"),
     log:
-        f"{RESULTS}/logs/loss_curves.log",
+        P.log("loss_curves"),
     resources:
         **cluster_resources("loss_curves"),
     conda:
@@ -156,15 +159,11 @@ rule loss_curves:
 
 rule runtime_table:
     input:
-        tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
-        figure6=f"{RESULTS}/figure6/figure6.png",
-        extra=optional_results(),  # so that the wall time covers every job of the run
+        benchmarks=benchmark_files(),  # every heavy job of the run: the wall time covers them all
     output:
-        csv=report(f"{RESULTS}/runtimes.csv", caption="../report/runtimes.rst", category="Budget"),
-    params:
-        benchmarks=f"{RESULTS}/benchmarks",
+        csv=report(P.result(RUNTIMES), caption="../report/runtimes.rst", category="Budget"),
     log:
-        f"{RESULTS}/logs/runtime_table.log",
+        P.log("runtime_table"),
     resources:
         **cluster_resources("runtime_table"),
     conda:
@@ -175,21 +174,21 @@ rule runtime_table:
 
 rule summary:
     input:
-        tables=[f"{RESULTS}/table{k}.csv" for k in available_tables()],
-        figure6=f"{RESULTS}/figure6/figure6.csv",
-        stage1=f"{RESULTS}/lfae/reconstruction.csv",
-        table1_meta=f"{RESULTS}/table1.json",
-        runtimes=f"{RESULTS}/runtimes.csv",
+        tables=[P.table(k) for k in available_tables()],
+        figure6=P.result(FIGURE6_TABLE),
+        stage1=P.result(STAGE1_TABLE),
+        table1_meta=P.table(1, "json"),
+        runtimes=P.result(RUNTIMES),
         extra=optional_results(),
     output:
-        md=f"{RESULTS}/summary.md",
+        md=P.result(SUMMARY),
     params:
-        results=lambda wildcards, output: str(Path(output.md).parent),  # the inputs above are read from it
+        results=lambda wildcards, output: str(Path(output.md).parent),  # the inputs are named by their path in it
         commit=workflow_commit(),
         seeds=run_seeds(),
         source=config["source"],
     log:
-        f"{RESULTS}/logs/summary.log",
+        P.log("summary"),
     resources:
         **cluster_resources("runtime_table"),
     conda:

@@ -6,15 +6,16 @@
 rule extract_frames:
     input:
         manifest=raw_manifest(),
+        video_list=P.data_list("video_list"),
     output:
-        shard=f"{PROCESSED}/shards/frames_{{shard}}.csv",
+        shard=P.frames_shard("{shard}"),
     params:
         extract=config["extract"],
         n_shards=config["extract"]["shards"],
     log:
-        f"{RESULTS}/logs/extract_frames_{{shard}}.log",
+        P.log("extract_frames_{shard}"),
     benchmark:
-        f"{RESULTS}/benchmarks/extract_frames_{{shard}}.tsv"
+        P.benchmark("extract_frames_{shard}")
     resources:
         **cluster_resources("extract_frames"),
     conda:
@@ -27,11 +28,11 @@ rule prepare_music:
     input:
         manifest=raw_manifest(),
     output:
-        music=f"{PROCESSED}/music.csv",
+        music=P.music_table,
     params:
         sample_rate=config["extract"]["music_sample_rate"],
     log:
-        f"{RESULTS}/logs/prepare_music.log",
+        P.log("prepare_music"),
     resources:
         **cluster_resources("prepare_music"),
     conda:
@@ -43,16 +44,17 @@ rule prepare_music:
 rule clip_index:
     input:
         manifest=raw_manifest(),
-        shards=expand(f"{PROCESSED}/shards/frames_{{shard}}.csv", shard=range(config["extract"]["shards"])),
-        music=f"{PROCESSED}/music.csv",
+        shards=FRAME_SHARDS,
+        music=P.music_table,
+        ignore_list=P.data_list("ignore_list"),
     output:
-        clips=f"{PROCESSED}/clips_n{{n}}.parquet",
-        rejects=report(f"{PROCESSED}/rejects_n{{n}}.csv", caption="../report/rejects.rst", category="Dataset"),
+        clips=P.clips("{n}"),
+        rejects=report(P.rejects("{n}"), caption="../report/rejects.rst", category="Dataset"),
     params:
         extract=config["extract"],
         clips=lambda wildcards: {**config["clips"], "length": int(wildcards.n)},
     log:
-        f"{RESULTS}/logs/clip_index_n{{n}}.log",
+        P.log("clip_index_n{n}"),
     resources:
         **cluster_resources("clip_index"),
     conda:

@@ -4,13 +4,14 @@
 
 rule export_generator:
     input:
-        lfae=f"{MODELS}/lfae/model.safetensors",
-        unet=f"{MODELS}/diffusion/base/model.safetensors",
-        style=f"{MODELS}/adapters/style_adapter.safetensors",
-        movement=f"{MODELS}/adapters/movement_adapter.safetensors",
+        lfae=P.lfae,
+        unet=P.diffusion(BASE),
+        style=P.adapter("style"),
+        movement=P.adapter("movement"),
         clips=CLIPS,
+        frames=FRAME_SHARDS,
     output:
-        bundle=directory(f"{RESULTS}/generator"),
+        bundle=directory(P.result(GENERATOR)),
     params:
         music=config["music"],
         sampling=config["sampling"],
@@ -18,7 +19,7 @@ rule export_generator:
         size=config["extract"]["size"],
         n_frames=BASE_N,
     log:
-        f"{RESULTS}/logs/export_generator.log",
+        P.log("export_generator"),
     resources:
         **cluster_resources("export_generator"),
     conda:
@@ -30,11 +31,11 @@ rule export_generator:
 # The paper's Figure 6: people the model never saw, each dancing to every test track.
 rule unseen_dancer_photo:
     output:
-        f"{RESULTS}/figure6/photos/{{dancer}}.png",
+        P.result("figure6/photos/{dancer}.png"),
     params:
         seed=config["synthetic"]["seed"],
     log:
-        f"{RESULTS}/logs/unseen_dancer_photo/{{dancer}}.log",
+        P.log("unseen_dancer_photo/{dancer}"),
     resources:
         **cluster_resources("unseen_dancer_photo"),
     conda:
@@ -45,27 +46,27 @@ rule unseen_dancer_photo:
 
 rule figure6:
     input:
-        bundle=f"{RESULTS}/generator",
-        photos=expand(f"{RESULTS}/figure6/photos/{{dancer}}.png", dancer=FIGURE6_DANCERS),
-        music=f"{PROCESSED}/music.csv",
+        bundle=P.result(GENERATOR),
+        photos=expand(P.result("figure6/photos/{dancer}.png"), dancer=FIGURE6_DANCERS),
+        music=P.music_table,
     output:
         videos=report(
-            directory(f"{RESULTS}/figure6/videos"),
+            directory(P.result("figure6/videos")),
             patterns=["{name}.mp4"],
             caption="../report/figure6.rst",
             category="Figure 6",
         ),
-        sheet=report(f"{RESULTS}/figure6/figure6.png", caption="../report/figure6.rst", category="Figure 6"),
-        table=f"{RESULTS}/figure6/figure6.csv",
+        sheet=report(P.result(FIGURE6_SHEET), caption="../report/figure6.rst", category="Figure 6"),
+        table=P.result(FIGURE6_TABLE),
     params:
         dancers=FIGURE6_DANCERS,
         tracks=FIGURE6_TRACKS,
         seconds=config["figure6"]["seconds"],
         seed=config["figure6"]["seed"],
     log:
-        f"{RESULTS}/logs/figure6.log",
+        P.log("figure6"),
     benchmark:
-        f"{RESULTS}/benchmarks/figure6.tsv"
+        P.benchmark("figure6")
     threads: JOB_THREADS
     resources:
         **cluster_resources("figure6", gpu=1 if config["sampling"]["device"] == "cuda" else 0),

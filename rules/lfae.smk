@@ -4,16 +4,17 @@
 rule train_lfae:
     input:
         clips=CLIPS,
+        frames=FRAME_SHARDS,
     output:
-        model=f"{MODELS}/lfae/model.safetensors",
-        loss=report(f"{MODELS}/lfae/loss.csv", caption="../report/lfae_loss.rst", category="Stage 1"),
+        model=P.lfae,
+        loss=report(P.lfae_loss, caption="../report/lfae_loss.rst", category="Stage 1"),
     params:
         lfae=lfae_config(),
         launcher=torchrun_launcher(config["lfae"]["gpus"]),
     log:
-        f"{RESULTS}/logs/train_lfae.log",
+        P.log("train_lfae"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_lfae.tsv"
+        P.benchmark("train_lfae")
     threads: CORES  # everything after it waits for it: it gets every core, whatever threads_per_job says
     resources:
         **cluster_resources("train_lfae", gpu=config["lfae"]["gpus"] if config["lfae"]["device"] == "cuda" else 0),
@@ -26,14 +27,15 @@ rule train_lfae:
 rule evaluate_lfae:
     input:
         clips=CLIPS,
-        model=f"{MODELS}/lfae/model.safetensors",
+        frames=FRAME_SHARDS,
+        model=P.lfae,
     output:
-        table=report(f"{RESULTS}/lfae/reconstruction.csv", caption="../report/lfae_eval.rst", category="Stage 1"),
-        grid=report(f"{RESULTS}/lfae/reconstruction.png", caption="../report/lfae_grid.rst", category="Stage 1"),
+        table=report(P.result(STAGE1_TABLE), caption="../report/lfae_eval.rst", category="Stage 1"),
+        grid=report(P.result(STAGE1_GRID), caption="../report/lfae_grid.rst", category="Stage 1"),
     params:
         lfae=config["lfae"],
     log:
-        f"{RESULTS}/logs/evaluate_lfae.log",
+        P.log("evaluate_lfae"),
     resources:
         **cluster_resources("evaluate_lfae"),
     conda:

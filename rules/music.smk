@@ -14,7 +14,7 @@ rule fetch_weights:
         source=weight_source,
         download=config["aistpp"]["download"],
     log:
-        f"{RESULTS}/logs/fetch_weights_{{file}}.log",
+        P.log("fetch_weights_{file}"),
     resources:
         **cluster_resources("fetch_weights"),
     conda:
@@ -27,14 +27,14 @@ rule music_features:
     input:
         unpack(music_feature_inputs),
     output:
-        windows=f"{FEATURES}/music_windows_n{{n}}.parquet",
-        tracks=f"{FEATURES}/music_tracks_n{{n}}.parquet",
+        windows=P.music_windows("{n}"),
+        tracks=P.music_tracks("{n}"),
     params:
         music=config["music"],
     log:
-        f"{RESULTS}/logs/music_features_n{{n}}.log",
+        P.log("music_features_n{n}"),
     benchmark:
-        f"{RESULTS}/benchmarks/music_features_n{{n}}.tsv"
+        P.benchmark("music_features_n{n}")
     threads: JOB_THREADS
     resources:
         **cluster_resources("music_features"),
@@ -47,10 +47,11 @@ rule music_features:
 rule motion_features:
     input:
         clips=CLIPS,
+        frames=FRAME_SHARDS,
     output:
-        motion=f"{FEATURES}/motion.parquet",
+        motion=P.motion,
     log:
-        f"{RESULTS}/logs/motion_features.log",
+        P.log("motion_features"),
     resources:
         **cluster_resources("motion_features"),
     conda:
@@ -62,22 +63,22 @@ rule motion_features:
 rule train_adapters:
     input:
         clips=CLIPS,
-        windows=f"{FEATURES}/music_windows_n{BASE_N}.parquet",
-        motion=f"{FEATURES}/motion.parquet",
+        windows=P.music_windows(BASE_N),
+        motion=P.motion,
     output:
-        style=f"{MODELS}/adapters/style_adapter.safetensors",
-        movement=f"{MODELS}/adapters/movement_adapter.safetensors",
+        style=P.adapter("style"),
+        movement=P.adapter("movement"),
         evaluation=report(
-            f"{RESULTS}/music/adapter_eval.csv",
+            P.result(ADAPTER_EVAL),
             caption="../report/adapter_eval.rst",
             category="Music encoder",
         ),
     params:
         music=config["music"],
     log:
-        f"{RESULTS}/logs/train_adapters.log",
+        P.log("train_adapters"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_adapters.tsv"
+        P.benchmark("train_adapters")
     resources:
         **cluster_resources("train_adapters"),
     conda:
@@ -88,13 +89,13 @@ rule train_adapters:
 
 rule music_embedding:
     input:
-        windows=f"{FEATURES}/music_windows_n{{n}}.parquet",
-        style=f"{MODELS}/adapters/style_adapter.safetensors",
-        movement=f"{MODELS}/adapters/movement_adapter.safetensors",
+        windows=P.music_windows("{n}"),
+        style=P.adapter("style"),
+        movement=P.adapter("movement"),
     output:
-        embedding=f"{FEATURES}/music_embedding_n{{n}}.parquet",
+        embedding=P.music_embedding("{n}"),
     log:
-        f"{RESULTS}/logs/music_embedding_n{{n}}.log",
+        P.log("music_embedding_n{n}"),
     resources:
         **cluster_resources("music_embedding"),
     conda:

@@ -10,4 +10,4 @@ _setup.start(snakemake)  # noqa: F821
 from dabfusion.report import runtime_table  # noqa: E402
 
 sm = snakemake  # noqa: F821
-runtime_table(Path(sm.params.benchmarks), Path(sm.output.csv))
+runtime_table([Path(f) for f in sm.input.benchmarks], Path(sm.output.csv))

@@ -10,4 +10,5 @@ _setup.start(snakemake)  # noqa: F821
 from dabfusion.tables import seed_table  # noqa: E402
 
 sm = snakemake  # noqa: F821
-seed_table(dict(sm.params.groups), {m: Path(p) for m, p in sm.input.items()}, Path(sm.output.csv), sm.params.source)
+seed_table(dict(sm.params.groups), {m: Path(sm.input[m]) for m in sm.params.methods}, Path(sm.output.csv),
+           sm.params.source)

@@ -10,4 +10,5 @@ _setup.start(snakemake)  # noqa: F821
 from dabfusion.summary import write_summary  # noqa: E402
 
 sm = snakemake  # noqa: F821
-write_summary(Path(sm.params.results), Path(sm.output.md), sm.params.commit, dict(sm.params.seeds), sm.params.source)
+write_summary(Path(sm.params.results), [Path(f) for f in sm.input], Path(sm.output.md), sm.params.commit,
+              dict(sm.params.seeds), sm.params.source)

@@ -251,7 +251,10 @@ def test_runtime_table_sums_jobs_and_measures_the_wall_they_spanned(tmp_path):
         f = tmp_path / f"{name}.tsv"
         f.write_text(header + f"{seconds}\t0:00:{int(seconds):02d}\t100\t0\t0\t0\t0\t0\t50\t{seconds / 2}\n")
         os.utime(f, (end, end))
-    table = runtime_table(tmp_path, tmp_path / "runtimes.csv").set_index("job")
+    stale = tmp_path / "stale.tsv"  # left by another run: not among the job's inputs, not read
+    stale.write_text(header + "500\t0:08:20\t100\t0\t0\t0\t0\t0\t50\t1\n")
+    table = runtime_table([tmp_path / f"{n}.tsv" for n in "abc"], tmp_path / "runtimes.csv").set_index("job")
+    assert "stale" not in table.index
     assert list(table.index[:3]) == ["b", "a", "c"]  # slowest first
     assert table.loc["TOTAL (sum of jobs)", "seconds"] == pytest.approx(45.0)
     # a ran 990-1000, b 995-1025, c 1007-1012: the jobs spanned 990-1025

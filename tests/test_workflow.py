@@ -176,6 +176,15 @@ def test_smoke_run_end_to_end(tmp_path):
     summary = (out / "summary.md").read_text()
     base = t3.set_index("method").loc["base"]
     assert f"{base.mm_align:.3f}" in summary and f"{base.mm_align_shifted:.3f}" in summary
+    # every figure of the summary and of the README's block is one of the run's results files
+    from dabfusion.summary import unmatched_figures
+
+    files = [*out.glob("*.csv"), out / "figure6/figure6.csv", out / "report/learning_curve.csv",
+             out / "lfae/reconstruction.csv"]
+    readme = subprocess.run([sys.executable, str(ROOT / "tools/readme-figures.py"), str(out)], check=True,
+                            capture_output=True, text=True).stdout
+    assert "Wall time of the benchmarked jobs" in summary and "Benchmarked jobs spanned" in readme
+    assert unmatched_figures(summary, files) == [] and unmatched_figures(readme, files) == []
     # `make docs` copies it whole (headings one level down), never a figure of its own
     page = tmp_path / "results.md"
     subprocess.run([sys.executable, str(ROOT / "tools/docs-results.py"), str(out), "--out", str(page)], check=True,
