@@ -117,6 +117,7 @@ CASES = {
     "half-body portrait": (lambda p: PHOTOS / "portrait_2.jpg", "needs a full-body photo: the ankles are not visible"),
     "cartoon": (lambda p: PHOTOS / "cartoon.jpg", "no person found"),
     "two rendered characters": (lambda p: PHOTOS / "animated_film_still.jpg", OK),
+    "back view, people around": (lambda p: PHOTOS / "back_view_walking.jpg", OK),
     # odd files made from them
     "grayscale": (_grayscale, OK),
     "CMYK JPEG": (_cmyk, OK),
