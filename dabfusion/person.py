@@ -477,6 +477,10 @@ def find_person(image: np.ndarray, name: str = "image", alpha: np.ndarray | None
     return person
 
 
+#: the most a full-body pose may lean, head to feet (the stadium photo's running player: 30)
+MAX_TILT_DEGREES = 50.0
+
+
 def require_full_body(person: Person, image_shape: tuple[int, ...], name: str) -> None:
     """One clear line unless the head and an ankle are both in the photo (no pose: logged, not checked)."""
     if person.landmarks is None:
@@ -492,11 +496,18 @@ def require_full_body(person: Person, image_shape: tuple[int, ...], name: str) -
     if not seen[list(ANKLES)].any():
         raise DataError(f"{name}: needs a full-body photo: the ankles are not visible; use a photo of the whole "
                         "person, head to feet")
-    head_y = lm[list(HEAD_LANDMARKS)][seen[list(HEAD_LANDMARKS)], 1].mean()
-    ankle_y = lm[list(ANKLES)][seen[list(ANKLES)], 1].mean()
-    if head_y >= ankle_y:
+    head = lm[list(HEAD_LANDMARKS)][seen[list(HEAD_LANDMARKS)], :2].mean(axis=0)
+    ankles = lm[list(ANKLES)][seen[list(ANKLES)], :2].mean(axis=0)
+    if head[1] >= ankles[1]:
         raise DataError(f"{name}: the person's head is below their feet (an upside-down or rotated photo?); "
                         "use an upright photo of the person standing")
+    # placement takes the height from head to feet: a body lying across the photo, or a pose the
+    # model misread (the stadium photo in gray comes out sideways), would be placed wrongly
+    tilt = float(np.degrees(np.arctan2(abs(ankles[0] - head[0]), ankles[1] - head[1])))
+    if tilt > MAX_TILT_DEGREES:
+        raise DataError(f"{name}: the pose found runs {tilt:.0f} degrees from upright (head to feet); use a "
+                        "photo of the person standing upright (in colour, if it is: the pose model misreads some "
+                        "gray photos)")
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -57,9 +57,13 @@ def _webp(p):
 
 
 def _grayscale(p):
-    """One channel (PIL mode L). The pose model is trained on colour: the stadium photo in gray is
-    not found reliably, so the gray cases start from a gray photo."""
+    """One channel (PIL mode L), from a photo taken in gray (the stadium photo in gray: its own case)."""
     return _save(Image.open(PHOTOS / "two_people_gray.jpg").convert("L"), p / "gray.png")
+
+
+def _stadium_gray(p):
+    """The stadium photo in gray: MediaPipe finds the body but reads its pose sideways."""
+    return _save(_stadium().convert("L"), p / "stadium_gray.png")
 
 
 def _small_person(p):
@@ -120,6 +124,7 @@ CASES = {
     "back view, people around": (lambda p: PHOTOS / "back_view_walking.jpg", OK),
     # odd files made from them
     "grayscale": (_grayscale, OK),
+    "grayscale, pose misread": (_stadium_gray, "degrees from upright"),
     "CMYK JPEG": (_cmyk, OK),
     "16-bit PNG": (_gray16, OK),
     "EXIF-rotated": (_exif_rotated, OK),
