@@ -1,12 +1,7 @@
 """The paper's Tables 1-6 from per-video scores: CSV, markdown, a figure and a metadata sidecar.
 
-    table1  DabFusion vs baselines (static, retrieval, external videos)   FVD LPIPS PSNR SSIM
-    table2  DabFusion per camera, and all                                FVD LPIPS PSNR SSIM
-    table3  ground truth vs DabFusion (and the baselines)                CS 2D-MM AV-Align
-    table4  the same per dance genre (every genre present)               CS 2D-MM AV-Align
-    table5  N frames vs 2N frames (the paper's 40 vs 80)                 CS 2D-MM AV-Align FVD
-    table6  without beats, with beats, frame-aligned rhythm (ours)       CS 2D-MM AV-Align FVD
-            (the variants present of: nobeat, globalbeat, base, framebeat)
+What each table holds (title, methods, rows per camera or genre, metrics, input files) is its
+spec in ``dabfusion.plan.TABLES``; ``build_rows`` turns a spec and the methods' scores into rows.
 
 Every number comes from ``results/eval/{method}/per_video.csv`` (``evaluate.score_method``);
 FVD is computed here over the rows of each table row, against the ground truth of the same
