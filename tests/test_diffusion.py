@@ -267,7 +267,7 @@ def stage_two_data(tiny_clips, tmp_path_factory):
             "model": {"channels": 8, "res_blocks": 1, "keypoints": 4, "motion_scale": 0.5, "hourglass": [8, 16]},
             "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.5, 0.999], "lr_milestones": [5],
             "max_frame_gap": 4, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 0.0, "w_occlusion": 1.0,
-            "equivariance_strength": 0.05,
+            "w_flow": 0.0, "equivariance_strength": 0.05,
             "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0], "require_pretrained": False}
     train_lfae(lcfg, tiny_clips, proc / "lfae", progress=False)
     windows = with_window_ids(pd.read_parquet(tiny_clips)).window_id.unique()

@@ -9,6 +9,7 @@ import torch
 from dabfusion.checkpoints import load_lfae
 from dabfusion.metrics.image import psnr, ssim
 from dabfusion.models.lfae import LatentFlowAE, LFAEConfig
+from dabfusion.models.losses import flow_loss, teacher_flow
 from dabfusion.models.warp import displacement_from_grid, grid_from_displacement, identity_grid, resize_grid, warp
 from dabfusion.training.lfae import train_lfae
 
@@ -114,7 +115,8 @@ def _train_cfg(**over):
     cfg = {"seed": 0, "device": "cpu", "precision": "fp32", "gpus": 1, "model": dict(TINY), "image_size": 32,
            "epochs": 3, "steps_per_epoch": 3, "batch_size": 4, "lr": 5e-4, "betas": [0.5, 0.999],
            "lr_milestones": [2], "max_frame_gap": 10, "w_perceptual": 1.0, "w_l1": 10.0, "w_equivariance": 1.0,
-           "w_occlusion": 1.0, "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
+           "w_occlusion": 1.0, "w_flow": 0.0,
+           "equivariance_strength": 0.05, "vgg_weights": None, "vgg_layers": 1, "vgg_scales": [1.0],
            "require_pretrained": False}
     cfg.update(over)
     return cfg
@@ -131,6 +133,28 @@ def test_overfit_on_a_few_pairs_drives_the_loss_down(tiny_clips, tmp_path):
     train_lfae(cfg, few_file, tmp_path / "m", progress=False)
     hist = pd.read_csv(tmp_path / "m/loss.csv")
     assert hist.loss.iloc[-1] < 0.5 * hist.loss.iloc[0], hist.loss.tolist()
+
+
+def test_the_flow_teacher_finds_a_known_shift_and_its_loss_is_zero_there():
+    """A blob moved 3 px right: the teacher's backward flow reads 3 px to the left, the loss of
+    the grid that says so is ~0, and the identity grid's is about the shift on the moving cells."""
+    img = np.zeros((64, 64, 3), np.uint8)
+    yy, xx = np.mgrid[0:64, 0:64]
+    img[((yy - 32) ** 2 + (xx - 28) ** 2) < 100] = 200
+    moved = np.roll(img, 3, axis=1)
+    flow = teacher_flow(img, moved, 16)  # dri -> ref
+    centre = flow[6:10, 6:10]
+    assert np.allclose(centre[..., 0], -3, atol=0.6) and np.allclose(centre[..., 1], 0, atol=0.6), centre
+    teacher = torch.from_numpy(flow)[None]
+    grid = grid_from_displacement(teacher / 4.0)  # latent cells are 4 px of the 64-px frame
+    assert float(flow_loss(grid, teacher, 64)) < 1e-5
+    assert float(flow_loss(identity_grid(1, 16, 16), teacher, 64)) > 0.1
+
+
+def test_training_with_the_flow_teacher_logs_its_loss(tiny_clips, tmp_path):
+    train_lfae(_train_cfg(w_flow=0.1, epochs=1, lr_milestones=[5]), tiny_clips, tmp_path / "m", progress=False)
+    hist = pd.read_csv(tmp_path / "m/loss.csv")
+    assert hist.flow.iloc[0] > 0
 
 
 def test_resume_equals_uninterrupted(tiny_clips, tmp_path):

@@ -1,15 +1,17 @@
-"""Stage-1 losses: the VGG-19 perceptual pyramid (eq. 2), pixel L1, keypoint equivariance."""
+"""Stage-1 losses: the VGG-19 perceptual pyramid (eq. 2), pixel L1, keypoint equivariance, and
+(beyond the paper) a classical optical-flow teacher for the latent flow."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .warp import identity_grid
+from .warp import displacement_from_grid, identity_grid
 
 log = logging.getLogger(__name__)
 VGG_SLICES = (4, 9, 18, 27, 36)  # ends of relu1_2, relu2_2, relu3_4, relu4_4, relu5_4 in vgg19.features
@@ -90,3 +92,31 @@ def equivariance_loss(detect, x: torch.Tensor, kp: torch.Tensor, theta: torch.Te
     kp_t, _ = detect(apply_affine_to_image(x, theta))
     back = torch.einsum("bij,bkj->bki", theta[:, :, :2], kp_t) + theta[:, None, :, 2]
     return (back - kp).abs().mean()
+
+
+# Farneback settings of the teacher: a smaller window than the motion metric's
+# (metrics/alignment.FARNEBACK) so the teacher is not the metric's own estimate of the motion
+TEACHER_FARNEBACK = (0.5, 3, 9, 3, 5, 1.1, 0)
+
+
+def teacher_flow(ref: np.ndarray, dri: np.ndarray, cells: int) -> np.ndarray:
+    """uint8 RGB (H, W, 3) frames -> (cells, cells, 2) backward flow dri -> ref (pixels of the
+    frame), Farneback averaged over cells: where each driving pixel's content is in the reference.
+
+    Stage 1 is trained only to reproduce frames, and a flow that moves a thin limb too little
+    still reproduces most of its pixels: its flows carried about three quarters of the
+    dancers' motion (benchmarks/stage1_motion_budget.py). The teacher says how far things moved.
+    """
+    import cv2
+
+    g_ref, g_dri = (cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in (ref, dri))
+    flow = cv2.calcOpticalFlowFarneback(g_dri, g_ref, None, *TEACHER_FARNEBACK)
+    return cv2.resize(flow, (cells, cells), interpolation=cv2.INTER_AREA)
+
+
+def flow_loss(grid: torch.Tensor, teacher: torch.Tensor, image_size: int) -> torch.Tensor:
+    """mean |predicted - teacher| displacement in pixels of the frame.
+
+    grid (B, s, s, 2) sampling grid at the latent resolution; teacher (B, s, s, 2) pixels."""
+    s = grid.shape[1]
+    return (displacement_from_grid(grid) * (image_size / s) - teacher).abs().mean()

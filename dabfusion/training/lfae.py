@@ -19,7 +19,7 @@ import torch
 
 from ..io import write_table_atomic
 from ..models.lfae import LatentFlowAE, LFAEConfig
-from ..models.losses import VGGPyramidLoss, equivariance_loss, random_affine
+from ..models.losses import VGGPyramidLoss, equivariance_loss, flow_loss, random_affine, teacher_flow
 from .runtime import Runtime, epoch_generator, load_resumable, run_fingerprint, save_state, save_weights, unwrap
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,11 @@ class FramePairs:
             self._open[i] = np.load(self.files[i], mmap_mode="r")
         return self._open[i]
 
-    def batch(self, n: int, g: torch.Generator, rows: slice | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, n: int, g: torch.Generator, rows: slice | None = None,
+              teacher_cells: int = 0) -> tuple[torch.Tensor, ...]:
         """Reference and driving frames (n, 3, S, S) in [0, 1], drawn with ``g``; only ``rows``
-        of them are loaded and returned (DDP: every rank draws all n, keeps its share)."""
+        of them are loaded and returned (DDP: every rank draws all n, keeps its share).
+        ``teacher_cells`` > 0 adds the teacher's backward flows (n, cells, cells, 2) in pixels."""
         vids = torch.randint(len(self.files), (n,), generator=g).tolist()
         picks = []
         for v in vids:
@@ -62,7 +64,10 @@ class FramePairs:
             refs.append(f[a])
             dris.append(f[b])
         to_t = lambda x: torch.from_numpy(np.stack(x)).permute(0, 3, 1, 2).float() / 255.0  # noqa: E731
-        return to_t(refs), to_t(dris)
+        if not teacher_cells:
+            return to_t(refs), to_t(dris)
+        flows = np.stack([teacher_flow(r, d, teacher_cells) for r, d in zip(refs, dris)])
+        return to_t(refs), to_t(dris), torch.from_numpy(flows)
 
 
 @dataclass
@@ -102,6 +107,7 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
         log.info("resuming stage 1 from %s after epoch %d", ckpt_file, state["epoch"])
     rows = rt.shard(cfg["batch_size"])
     steps = cfg["steps_per_epoch"]
+    teacher_cells = mcfg.latent_size if cfg["w_flow"] > 0 else 0
     started = time.perf_counter()
     last = start_epoch
     for epoch in range(start_epoch, cfg["epochs"]):
@@ -109,13 +115,13 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
             break
         g = epoch_generator(cfg["seed"], epoch)
         net.train()
-        sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0, "occlusion": 0.0}
+        sums = {"loss": 0.0, "perceptual": 0.0, "l1": 0.0, "equivariance": 0.0, "occlusion": 0.0, "flow": 0.0}
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"stage 1 epoch {epoch + 1}/{cfg['epochs']}",
                    disable=not (progress and rt.is_main),
                    mininterval=10)
         for _ in bar:
-            ref, dri = (t.to(rt.device) for t in pairs.batch(cfg["batch_size"], g, rows))
+            ref, dri, *teacher = (t.to(rt.device) for t in pairs.batch(cfg["batch_size"], g, rows, teacher_cells))
             theta = random_affine(cfg["batch_size"], cfg["equivariance_strength"], g, rt.device)[rows]
             with rt.autocast():
                 res = net(ref, dri)
@@ -125,13 +131,15 @@ def train_lfae(cfg: dict, clips_file: Path, out_dir: Path, stop_after_epochs: in
                 l_eq = equivariance_loss(unwrap(net).detect, dri, res["kp_dri"][0], theta) \
                     if cfg["w_equivariance"] > 0 else out.new_zeros(())
                 l_occ = (1 - res["occlusion"].float()).mean()  # inpaint only what the reference cannot show
+                l_flow = flow_loss(res["grid"].float(), teacher[0], mcfg.image_size) if teacher \
+                    else out.new_zeros(())
                 loss = cfg["w_perceptual"] * l_perc + cfg["w_l1"] * l_l1 + cfg["w_equivariance"] * l_eq \
-                    + cfg["w_occlusion"] * l_occ
+                    + cfg["w_occlusion"] * l_occ + cfg["w_flow"] * l_flow
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             for k, v in (("loss", loss), ("perceptual", l_perc), ("l1", l_l1), ("equivariance", l_eq),
-                         ("occlusion", l_occ)):
+                         ("occlusion", l_occ), ("flow", l_flow)):
                 sums[k] += float(v.detach())
         sched.step()
         row = {"epoch": epoch + 1, **{k: rt.average(v / steps) for k, v in sums.items()},
