@@ -1,6 +1,7 @@
 """Where does stage 1 lose the dancers' motion? A budget over the test clips, step by step.
 
-Run: .venv/bin/python benchmarks/stage1_motion_budget.py [--results DIR] [--data DIR] [--frames N]
+Run: .venv/bin/python benchmarks/stage1_motion_budget.py [--results DIR ...] [--data DIR] [--frames N]
+                                                            [--write docs/dancing-on-the-beat.md]
 
 For the 40 test clips the tables use, each re-animated from frame 0 with its own stage-1 flows
 (the ceiling of any stage 2), the motion metric of the tables (``video_motion_envelope``)
@@ -19,6 +20,7 @@ absolute gray-level change between consecutive frames, over the ground truth's.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,7 @@ from dabfusion.checkpoints import load_lfae
 from dabfusion.clips import select_clips
 from dabfusion.config import load_config
 from dabfusion.frames import load_clip
+from dabfusion.io import write_text_atomic
 from dabfusion.metrics.alignment import FARNEBACK, to_gray, video_motion_envelope
 from dabfusion.metrics.image import to_tensor
 from dabfusion.models.warp import displacement_from_grid, warp
@@ -38,6 +41,7 @@ from dabfusion.plan import Paths
 from dabfusion.sampling import render_flows
 from dabfusion.training.flow_cache import clip_flows
 
+BEGIN, END = "<!-- stage-1 budget: begin -->", "<!-- stage-1 budget: end -->"
 BLURS = (0.5, 1.0)
 MOVING_PX = 0.5  # a latent cell "moves" where the true displacement exceeds this (64-px frame pixels)
 
@@ -69,20 +73,19 @@ def to_uint8(video: torch.Tensor) -> np.ndarray:
     return (video.clamp(0, 1).permute(0, 2, 3, 1) * 255).round().byte().numpy()
 
 
+def settings_of(results: Path) -> str:
+    f = results / "settings.json"  # written by stage1_lab.py
+    return ", ".join(json.loads(f.read_text())["set"]) if f.exists() else f"the stage 1 of {results}"
+
+
 @torch.inference_mode()
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--results", type=Path, default=Path("results"))
-    ap.add_argument("--data", type=Path, default=Path("resources/synthetic"))
-    ap.add_argument("--max-clips", type=int, default=40)
-    ap.add_argument("--frames", type=int, help="clip length (default: clips.length; 32: the long variant's)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
+def budget(results: Path, data: Path, n: int, max_clips: int) -> dict[str, float]:
+    """The motion of each video kind over the ground truth's, and the flow's gain and cosine."""
     cfg = load_config("config.yaml")
-    fps, n = cfg["extract"]["fps"], args.frames or cfg["clips"]["length"]
-    paths = Paths(data=str(args.data), results=str(args.results))
+    fps = cfg["extract"]["fps"]
+    paths = Paths(data=str(data), results=str(results))
     clips = pd.read_parquet(paths.clips(n))
-    test = select_clips(with_window_ids(clips[clips.split == "test"]), args.max_clips, cfg["sampling"]["seed"])
+    test = select_clips(with_window_ids(clips[clips.split == "test"]), max_clips, cfg["sampling"]["seed"])
     if not Path(paths.lfae).exists():
         raise SystemExit(f"{paths.lfae}: no stage-1 model; train one (snakemake, or benchmarks/stage1_lab.py)")
     lfae = load_lfae(Path(paths.lfae)).eval()
@@ -116,15 +119,53 @@ def main() -> None:
             gains.append(float(np.linalg.norm(p, axis=-1).mean() / np.linalg.norm(t, axis=-1).mean()))
             cosines.append(float(((p * t).sum(-1) / (np.linalg.norm(p, axis=-1) * np.linalg.norm(t, axis=-1)
                                                       + 1e-6)).mean()))
-    gt = np.mean(motion["gt"])
-    print(f"{len(test)} test clips of {n} frames of {args.data}; stage 1 {paths.lfae}; "
-          f"ground truth motion {gt:.2f} px/s")
-    print("video,motion_vs_gt,change_vs_gt")
+    out = {"clips": len(test), "frames": n}
     for name, values in motion.items():
         if name != "gt":
-            print(f"{name},{np.mean(values) / gt:.3f},{np.mean(change[name]) / np.mean(change['gt']):.3f}")
-    print(f"flow_gain,{np.mean(gains):.3f}")
-    print(f"flow_cosine,{np.mean(cosines):.3f}")
+            out[f"{name}_motion"] = float(np.mean(values) / np.mean(motion["gt"]))
+            out[f"{name}_change"] = float(np.mean(change[name]) / np.mean(change["gt"]))
+    return {**out, "flow_gain": float(np.mean(gains)), "flow_cosine": float(np.mean(cosines))}
+
+
+def table(rows: list[tuple[str, str, dict, dict]]) -> str:
+    """Markdown: one row per stage 1 (its 16- and 32-frame budgets), then the references."""
+    head = ("| stage 1 | settings over the default | recon motion | recon change | flow gain | flow cosine "
+            "| recon motion, 32 frames |\n|---|---|---|---|---|---|---|")
+    lines = [head]
+    for name, sets, b16, b32 in rows:
+        lines.append(f"| {name} | {sets} | {b16['recon_motion']:.3f} | {b16['recon_change']:.3f} | "
+                     f"{b16['flow_gain']:.3f} | {b16['flow_cosine']:.3f} | {b32['recon_motion']:.3f} |")
+    ref = rows[0][2]
+    for key in (k for k in ref if k.endswith("_motion") and not k.startswith(("recon", "image_warp"))):
+        kind = key.removesuffix("_motion")
+        lines.append(f"| ({kind}) | reference, no stage 1 | {ref[key]:.3f} | {ref[kind + '_change']:.3f} | | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", type=Path, action="append", help="a run's or stage1_lab.py's folder (repeatable)")
+    ap.add_argument("--data", type=Path, default=Path("resources/synthetic"))
+    ap.add_argument("--max-clips", type=int, default=40)
+    ap.add_argument("--frames", type=int, help="clip length (default: clips.length; 32: the long variant's)")
+    ap.add_argument("--write", type=Path, help=f"replace the block between {BEGIN} and {END} in this file "
+                                                "with a table of every --results, at 16 and 32 frames")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    n = args.frames or load_config("config.yaml")["clips"]["length"]
+    rows = []
+    for results in args.results or [Path("results")]:
+        b = budget(results, args.data, n, args.max_clips)
+        print(f"{results}: {settings_of(results)}; {b['clips']} test clips of {n} frames of {args.data}")
+        print("\n".join(f"  {k},{v:.3f}" for k, v in b.items() if isinstance(v, float)))
+        if args.write:
+            rows.append((results.name, settings_of(results), b, budget(results, args.data, 32, args.max_clips)))
+    if args.write:
+        text = args.write.read_text()
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"{args.write}: no {BEGIN} ... {END} block to replace")
+        head, rest = text.split(BEGIN, 1)
+        write_text_atomic(args.write, head + BEGIN + "\n" + table(rows) + "\n" + END + rest.split(END, 1)[1])
 
 
 if __name__ == "__main__":
