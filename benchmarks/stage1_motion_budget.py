@@ -13,8 +13,9 @@ over the ground truth's, for:
                   reads sharpness as motion
 and the predicted displacement against the true one, both at the latent grid, on the cells
 where the dancer moves (``flow_gain``: |predicted| / |true|, and the cosine of their angle).
-``change_vs_gt`` is a second motion measure that shares nothing with Farneback: the mean
-absolute gray-level change between consecutive frames, over the ground truth's.
+Each video kind has a ``_motion`` and a ``_change`` figure; the change is a second motion
+measure that shares nothing with Farneback: the mean absolute gray-level change between
+consecutive frames, over the ground truth's.
 """
 
 from __future__ import annotations

@@ -106,6 +106,8 @@ def teacher_flow(ref: np.ndarray, dri: np.ndarray, cells: int) -> np.ndarray:
     Stage 1 is trained only to reproduce frames, and a flow that moves a thin limb too little
     still reproduces most of its pixels: its flows carried about three quarters of the
     dancers' motion (benchmarks/stage1_motion_budget.py). The teacher says how far things moved.
+    Measured: as an L1 target it made the flows shorter still (docs/dancing-on-the-beat.md,
+    finding 10), so ``lfae.w_flow`` is off by default.
     """
     import cv2
 
