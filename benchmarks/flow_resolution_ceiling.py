@@ -14,36 +14,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stage1_motion_budget import oracle, true_backward_flows  # noqa: E402
 
 from dabfusion.clips import select_clips  # noqa: E402
 from dabfusion.config import load_config  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
-from dabfusion.metrics.alignment import FARNEBACK, to_gray, video_motion_envelope  # noqa: E402
+from dabfusion.metrics.alignment import video_motion_envelope  # noqa: E402
 from dabfusion.music.features import with_window_ids  # noqa: E402
 from dabfusion.plan import Paths  # noqa: E402
 
 GRIDS = (64, 32, 16, 8)
-
-
-def oracle_video(frames: np.ndarray, cells: int) -> np.ndarray:
-    """uint8 (T, H, W, 3) -> frame 0 moved by each frame's true backward flow at cells x cells."""
-    gray = to_gray(frames)
-    h, w = gray.shape[1:]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = [frames[0]]
-    for k in range(1, len(frames)):
-        flow = cv2.calcOpticalFlowFarneback(gray[k], gray[0], None, *FARNEBACK)
-        if cells < h:
-            flow = cv2.resize(cv2.resize(flow, (cells, cells), interpolation=cv2.INTER_AREA), (w, h),
-                              interpolation=cv2.INTER_LINEAR)
-        out.append(cv2.remap(frames[0], xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_CUBIC,
-                             borderMode=cv2.BORDER_REPLICATE))
-    return np.stack(out)
 
 
 def main() -> None:
@@ -57,8 +43,9 @@ def main() -> None:
     for c in test.itertuples():
         frames = load_clip(c.frames_file, c.start_frame, c.n_frames)
         motion["gt"].append(video_motion_envelope(frames, fps).mean())
+        true = true_backward_flows(frames)
         for s in GRIDS:
-            motion[s].append(video_motion_envelope(oracle_video(frames, s), fps).mean())
+            motion[s].append(video_motion_envelope(oracle(frames, true, s), fps).mean())
     gt = float(np.mean(motion["gt"]))
     print(f"{len(test)} test clips of {data}; ground truth motion {gt:.2f} px/s")
     print("flow grid,motion_vs_gt")
