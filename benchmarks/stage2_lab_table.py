@@ -1,8 +1,11 @@
 """Collect stage2_lab.py results (lab.json files) into one markdown table, for docs/ or a note.
 
 Run: .venv/bin/python benchmarks/stage2_lab_table.py LAB_DIR [LAB_DIR ...] [--write FILE]
+         [--group "LABEL=DIR,DIR,DIR" ...]
      With --write, the table replaces the block between the markers
-     "<!-- stage-2 lab: begin -->" and "<!-- stage-2 lab: end -->" in FILE.
+     "<!-- stage-2 lab: begin -->" and "<!-- stage-2 lab: end -->" in FILE. Each --group (one
+     setting trained with several seeds) becomes a row of mean (min-max) per figure, in the
+     block between "<!-- stage-2 seeds: begin -->" and "<!-- stage-2 seeds: end -->".
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 from pathlib import Path
 
 BEGIN, END = "<!-- stage-2 lab: begin -->", "<!-- stage-2 lab: end -->"
+SEEDS_BEGIN, SEEDS_END = "<!-- stage-2 seeds: begin -->", "<!-- stage-2 seeds: end -->"
+SEED_COLUMNS = ["mm_align", "mm_align_shifted", "motion_vs_gt", "unseen_motion_vs_gt"]
 COLUMNS = ["mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", "unseen_motion_vs_gt",
            "flow_on_off_beat", "flow_speed"]
 
@@ -41,19 +46,44 @@ def table(folders: list[Path]) -> str:
     return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *[line for f in folders for line in rows(f)]])
 
 
+def seeds_table(groups: list[str]) -> str:
+    """"LABEL=DIR,DIR,..." -> one row per group: each figure's mean (min-max) over its runs."""
+    lines = ["| setting | runs | " + " | ".join(SEED_COLUMNS) + " |", "|" + "---|" * (len(SEED_COLUMNS) + 2)]
+    for group in groups:
+        label, dirs = group.split("=", 1)
+        runs = [json.loads((Path(d) / "lab.json").read_text()) for d in dirs.split(",")]
+        cells = []
+        for c in SEED_COLUMNS:
+            v = [r[c] for r in runs]
+            cells.append(f"{sum(v) / len(v):.3f} ({min(v):.3f}-{max(v):.3f})")
+        names = ", ".join(Path(d).name for d in dirs.split(","))
+        lines.append(f"| {label} | {names} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def replace_block(path: Path, begin: str, end: str, text: str) -> None:
+    doc = path.read_text()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{path}: no '{begin}' ... '{end}' block to replace")
+    head, rest = doc.split(begin, 1)
+    path.write_text(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--write", type=Path)
+    ap.add_argument("--group", action="append", default=[], help='"LABEL=DIR,DIR,DIR": one setting, several seeds')
     args = ap.parse_args()
     text = table([f for f in args.folders if (f / "lab.json").exists()])
+    seeds = seeds_table(args.group) if args.group else None
     if args.write:
-        doc = args.write.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{args.write}: no '{BEGIN}' ... '{END}' block to replace")
-        head, rest = doc.split(BEGIN, 1)
-        args.write.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+        replace_block(args.write, BEGIN, END, text)
+        if seeds:
+            replace_block(args.write, SEEDS_BEGIN, SEEDS_END, seeds)
     print(text)
+    if seeds:
+        print(seeds)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def test_the_aistpp_preset_keeps_none_of_the_cpu_budget_shortcuts():
     cfg = load_config(ROOT / "config.yaml", [ROOT / "presets" / "aistpp.yaml"])
     assert cfg["diffusion"]["prediction"] == "eps"  # the paper's eq. 6
     d = cfg["diffusion"]  # the paper's stage 2: no switch beyond it, and its ablations as the paper's variants
-    assert d["representation"] == "flows" and not d["standardize"] and d["velocity_loss"] == 0
+    assert d["representation"] == "flows" and not d["standardize"] and d["velocity_loss"] == 0 == d["position_loss"]
     assert cfg["sampling"]["guidance"] == 1.0 and cfg["sampling"]["threshold_percentile"] == 0.9
     assert sorted(d["variants"]) == ["base", "framebeat", "long", "nobeat"]  # config.yaml's globalbeat dropped
     assert not d["variants"]["base"]["frame_rhythm"] and not d["variants"]["long"]["frame_rhythm"]

@@ -142,6 +142,28 @@ def test_z0_stem_equals_a_conv_over_z0_concatenated_to_every_frame():
     assert torch.allclose(ours, lfdm, atol=1e-5)
 
 
+def test_z0_every_level_starts_as_the_plain_unet_and_then_carries_z0_to_the_coarse_levels():
+    cfg = UNet3DConfig(latent_channels=4, cond_dim=8, **{**TINY_UNET, "dim_mults": (1, 2, 2)})
+    torch.manual_seed(0)
+    plain = UNet3D(cfg).eval()
+    torch.manual_seed(0)
+    every = UNet3D(UNet3DConfig(**{**cfg.to_dict(), "dim_mults": (1, 2, 2), "z0_every_level": True})).eval()
+    assert len(every.z0_levels) == 3  # two coarser levels and the middle
+    every.load_state_dict({**every.state_dict(), **plain.state_dict()})
+    for p in plain.parameters():  # a trained-looking net, so z0's way through matters
+        p.data.add_(0.05 * torch.randn_like(p))
+    every.load_state_dict({**every.state_dict(), **plain.state_dict()})
+    x, t, z0, e = torch.randn(1, 3, 4, 8, 8), torch.tensor([50]), torch.randn(1, 4, 8, 8), torch.randn(1, 8)
+    with torch.no_grad():
+        assert torch.allclose(every(x, t, z0, e), plain(x, t, z0, e), atol=1e-6)  # zero-initialised
+        for m in every.z0_levels:
+            m.weight.add_(0.1)
+        assert not torch.allclose(every(x, t, z0, e), plain(x, t, z0, e), atol=1e-3)
+        with_z = every(x, t, z0, e) - every(x, t, torch.zeros_like(z0), e)
+        plain_z = plain(x, t, z0, e) - plain(x, t, torch.zeros_like(z0), e)
+        assert not torch.allclose(with_z, plain_z, atol=1e-3)  # z0 now has a second way in
+
+
 def test_frame_rhythm_reaches_its_own_frame_most():
     """Changing frame k's beat features changes the output at frame k more than far frames."""
     torch.manual_seed(0)
@@ -217,6 +239,32 @@ def test_velocity_loss_adds_only_the_error_of_the_frame_to_frame_change():
     assert loss(ramp, 3.0) - loss(ramp, 0.0) == pytest.approx(3.0)
 
 
+def test_position_loss_adds_only_the_error_of_where_the_summed_changes_end_up():
+    """representation velocity: an error in one frame's change moves every later frame's flow
+    (the two flow channels; the occlusion channel is left to the diffusion loss)."""
+    from dabfusion.training.diffusion import diffusion_loss
+
+    g = torch.Generator().manual_seed(0)
+    flows = torch.randn(2, 3, 4, 4, 4, generator=g)
+    space = target.TargetSpace("velocity")
+    a0 = space.to_model(flows)
+    batch = {"a0": a0, "z0": torch.zeros(2, 1, 4, 4), "e": torch.zeros(2, 1), "beats": None}
+    sched = CosineSchedule(1000)
+    var = flows.var(dim=(0, 2, 3, 4), keepdim=True)
+
+    def loss(offset, w):  # an x0 "model": the true changes plus an offset per frame
+        net = lambda x, t, z0, e, beats, drop: a0 + offset  # noqa: E731
+        return float(diffusion_loss(net, sched, batch, 0.0, torch.Generator().manual_seed(1), "cpu", "x0",
+                                    position_weight=w, space=space, flow_var=var.flatten()))
+
+    assert loss(torch.zeros(1, 1, 4, 1, 1), 2.0) == pytest.approx(0.0, abs=1e-10)
+    step = torch.zeros(1, 1, 4, 1, 1)
+    step[0, 0, 1] = 0.5  # one wrong change: frames 1, 2 and 3 all end up 0.5 off
+    expected = float((0.25 / var[:, :2]).mean() * 3 / 4)  # 3 of 4 frames, each flow channel over its variance
+    assert loss(step, 0.0) == pytest.approx(0.25 / 4)
+    assert loss(step, 2.0) - loss(step, 0.0) == pytest.approx(2.0 * expected, rel=1e-4)
+
+
 def test_overfit_on_one_clip_drives_the_loss_down_and_the_sample_to_the_target():
     """A real learning test: one clip's flow volume, conditioned, learned within seconds."""
     from dabfusion.training.diffusion import diffusion_loss
@@ -286,7 +334,7 @@ def _stage2_cfg(**over):
            "epochs": 3, "steps_per_epoch": 2, "batch_size": 4, "lr": 1e-3, "betas": [0.9, 0.99], "lr_milestones": [2],
            "grad_clip": 1.0, "ema_decay": 0.9, "p_uncond": 0.1, "max_train_clips": 12, "frames": 8, "beat": True,
            "frame_rhythm": False, "variant": "base", "prediction": "eps", "representation": "flows",
-           "standardize": False, "velocity_loss": 0.0, "snapshot_every": 0}
+           "standardize": False, "velocity_loss": 0.0, "position_loss": 0.0, "snapshot_every": 0}
     cfg.update(over)
     return cfg
 
@@ -337,7 +385,8 @@ def test_stage_two_resume_equals_uninterrupted(stage_two_data, flow_cache, tmp_p
 
     d = stage_two_data
     # with every switch beyond the paper on, and snapshots for the learning curve after epochs 1 and 2
-    cfg = _stage2_cfg(frame_rhythm=True, prediction="v", standardize=True, velocity_loss=2.0, snapshot_every=1)
+    cfg = _stage2_cfg(frame_rhythm=True, prediction="v", standardize=True, velocity_loss=2.0, snapshot_every=1,
+                      representation="velocity", position_loss=1.0, model={**TINY_UNET, "z0_every_level": True})
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "straight", progress=False)
     train_diffusion(cfg, flow_cache, d["lfae"], d["embedding"], tmp_path / "killed", stop_after_epochs=1,
                     progress=False)
@@ -354,6 +403,7 @@ def test_stage_two_resume_equals_uninterrupted(stage_two_data, flow_cache, tmp_p
                                                                                    "epoch0002.safetensors"]
     assert np.array(meta["target_space"]["std"]).shape == (3, 8) and np.min(meta["target_space"]["std"]) >= 0.01
     assert meta["n_frames"] == 8 and meta["beat"] is True and a.cfg.frame_rhythm and a.cfg.cond_dim == 640 + 48
+    assert a.cfg.z0_every_level and meta["target_space"]["representation"] == "velocity"
     assert meta["music_pretrained"] == {"clap": False, "wav2clip": False} and meta["prediction"] == "v"
 
 

@@ -16,7 +16,9 @@ levels down, one fewer up, then one residual block at full resolution.
 
 Beyond the paper (``frame_rhythm``): each frame's beat features are embedded by a small
 temporal conv net and give every residual block an extra per-frame FiLM, so frame k's
-beat reaches frame k directly instead of through one global vector.
+beat reaches frame k directly instead of through one global vector. ``z0_every_level``: z0,
+average-pooled, also enters each coarser level and the middle through a zero-initialised 1x1
+conv (measured in docs/dancing-on-the-beat.md, finding 11; off by default).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class UNet3DConfig:
     heads: int = 4
     head_dim: int = 16
     frame_rhythm: bool = False
+    z0_every_level: bool = False  # beyond LFDM: z0 also enters each coarser level and the middle
     rhythm_dim: int = 6
     max_frames: int = 128  # relative position bias covers distances up to this
 
@@ -205,6 +208,12 @@ class UNet3D(nn.Module):
             last = i == len(widths) - 1
             self.downsample.append(nn.Identity() if last else nn.Conv3d(cout, cout, (1, 4, 4), (1, 2, 2), (0, 1, 1)))
         c = widths[-1]
+        # zero-initialised, so such a model starts as the one without them
+        self.z0_levels = nn.ModuleList(
+            nn.Conv2d(cfg.latent_channels, w_, 1) for w_ in [*ins[1:], c]) if cfg.z0_every_level else None
+        for m in self.z0_levels or []:
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
         self.mid1 = ResBlock3D(c, c, film_dim, frame_dim)
         self.mid_spatial = SpatialAttention(c, cfg.heads, cfg.head_dim)
         self.mid_temporal = TemporalAttention(c, cfg.heads, cfg.head_dim, cfg.max_frames)
@@ -245,10 +254,14 @@ class UNet3D(nn.Module):
         emb = torch.cat([self.time_mlp(sinusoidal_embedding(t, self.cfg.dim).to(x.dtype)), cond], dim=-1)
         h_ = self.stem_x(x) + self.stem_z(z0).unsqueeze(2)  # == conv(concat(x, z0 per frame))
         skips = []
-        for level, down in zip(self.downs, self.downsample):
+        for i, (level, down) in enumerate(zip(self.downs, self.downsample)):
+            if i and self.z0_levels is not None:
+                h_ = h_ + self.z0_levels[i - 1](F.adaptive_avg_pool2d(z0, h_.shape[-2:])).unsqueeze(2)
             h_ = level(h_, emb, frame_emb)
             skips.append(h_)
             h_ = down(h_)
+        if self.z0_levels is not None:
+            h_ = h_ + self.z0_levels[-1](F.adaptive_avg_pool2d(z0, h_.shape[-2:])).unsqueeze(2)
         h_ = self.mid1(h_, emb, frame_emb)
         h_ = self.mid_temporal(self.mid_spatial(h_))
         h_ = self.mid2(h_, emb, frame_emb)

@@ -73,10 +73,11 @@ class FlowVolumes:
         self.cache, self.cond = cache, conditions
         self.flow_scale = cache["meta"]["flow_scale"]
         self.space = target.TargetSpace(representation)
-        if standardize:  # statistics of up to 512 cached clips, evenly spread
-            n = len(cache["index"])
-            self.space = target.TargetSpace.fit(self.a0(sorted(set(np.linspace(0, n - 1, min(n, 512)).astype(int)))),
-                                                representation, standardize)
+        n = len(cache["index"])
+        sample = self.a0(sorted(set(np.linspace(0, n - 1, min(n, 512)).astype(int))))  # up to 512, evenly spread
+        if standardize:
+            self.space = target.TargetSpace.fit(sample, representation, standardize)
+        self.flow_var = sample.var(dim=(0, 2, 3, 4)).clamp(min=1e-8)  # (C,): the position loss's scale
         self.window_ids = cache["index"].window_id.tolist()
         self.cond.rows(self.window_ids)  # fail now, naming the window, if the tables disagree
         if conditions.n_frames != cache["meta"]["n_frames"]:
@@ -108,13 +109,19 @@ def build_unet(cfg: dict, meta: dict, cond_dim: int) -> tuple[UNet3D, UNet3DConf
 
 def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, g: torch.Generator,
                    device, prediction: str = "eps", rows: slice | None = None,
-                   global_batch: int | None = None, velocity_weight: float = 0.0) -> torch.Tensor:
+                   global_batch: int | None = None, velocity_weight: float = 0.0,
+                   position_weight: float = 0.0, space: target.TargetSpace | None = None,
+                   flow_var: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. (6) on one batch, all randomness (t, noise, condition dropout) drawn from ``g``.
 
     ``prediction`` "eps" is the paper's loss; "v" or "x0" regress those instead (see the README).
     ``velocity_weight`` (beyond the paper, as EDGE and MDM do for joints) adds that times the
     squared error of the predicted clean flows' frame-to-frame change: the dance's timing is a
     small part of the flows' variance, and this loss is about nothing else.
+    ``position_weight`` (for ``representation: velocity``, where the model generates changes) adds
+    that times the squared error of the flows the predicted changes sum to (``space.to_flows``),
+    over ``flow_var``, the training flows' variance per channel (C,): where the pose gets to, not
+    only how it steps.
     Under DDP ``batch`` holds this rank's ``rows`` of a ``global_batch``: the randomness is drawn
     for the whole global batch and sliced, so the ranks together compute one process's step.
     """
@@ -131,6 +138,10 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
     if velocity_weight:
         x0 = schedule.x0_from_output(prediction, a_t, t, pred)
         loss = loss + velocity_weight * F.mse_loss(x0.diff(dim=2), a0.diff(dim=2))
+    if position_weight:
+        x0 = schedule.x0_from_output(prediction, a_t, t, pred)
+        err = (space.to_flows(x0)[:, :2] - space.to_flows(a0)[:, :2]) ** 2  # the flow, not the occlusion
+        loss = loss + position_weight * (err / flow_var[:2].to(err)[None, :, None, None, None]).mean()
     return loss
 
 
@@ -186,7 +197,8 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
             idx = torch.randint(len(data), (cfg["batch_size"],), generator=g).tolist()
             with rt.autocast():
                 loss = diffusion_loss(net, schedule, data.batch(idx[rows]), cfg["p_uncond"], g, rt.device,
-                                      cfg["prediction"], rows, cfg["batch_size"], cfg["velocity_loss"])
+                                      cfg["prediction"], rows, cfg["batch_size"], cfg["velocity_loss"],
+                                      cfg["position_loss"], data.space, data.flow_var)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["grad_clip"]:
