@@ -106,6 +106,11 @@ def stage1_rows(data: Path, results: Path, folders: list[Path], cfg: dict) -> li
     gt_in, gt_out = video_split(gts, regions)
     lines = [f"| recon ({results}) | 1 | {base['bg'] / base['dancer']:.3g} | 1 | {base['lag1']:.3g} | | |"]
     for folder in folders:
+        cache = folder / "locality.json"  # rows are deterministic (seeded sampling): computed once per stage 1
+        done = json.loads(cache.read_text()) if cache.exists() else {}
+        if done.get("stage1") == str(results) and done.get("lab_mtime") == (folder / "lab.json").stat().st_mtime:
+            lines.append(f"| {folder.name} | " + " | ".join(f"{done['row'][c]:.3g}" for c in COLUMNS) + " |")
+            continue
         r = json.loads((folder / "lab.json").read_text())
         scfg = dict(cfg["sampling"])
         for item in r["setting"]:
@@ -130,6 +135,8 @@ def stage1_rows(data: Path, results: Path, folders: list[Path], cfg: dict) -> li
                "mask_overlap": overlap, "lag1": s["lag1"],
                "inside_vs_gt": v_in / gt_in, "outside_vs_gt": v_out / gt_out}
         lines.append(f"| {folder.name} | " + " | ".join(f"{row[c]:.3g}" for c in COLUMNS) + " |")
+        cache.write_text(json.dumps({"stage1": str(results), "lab_mtime": (folder / "lab.json").stat().st_mtime,
+                                     "row": row}))
         print(lines[-1], flush=True)
     return lines
 
