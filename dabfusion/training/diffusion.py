@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import logging
 import time
@@ -73,11 +74,8 @@ class FlowVolumes:
         self.cache, self.cond = cache, conditions
         self.flow_scale = cache["meta"]["flow_scale"]
         self.space = target.TargetSpace(representation)
-        n = len(cache["index"])
-        sample = self.a0(sorted(set(np.linspace(0, n - 1, min(n, 512)).astype(int))))  # up to 512, evenly spread
         if standardize:
-            self.space = target.TargetSpace.fit(sample, representation, standardize)
-        self.flow_var = sample.var(dim=(0, 2, 3, 4)).clamp(min=1e-8)  # (C,): the position loss's scale
+            self.space = target.TargetSpace.fit(self.sample(), representation, standardize)
         self.window_ids = cache["index"].window_id.tolist()
         self.cond.rows(self.window_ids)  # fail now, naming the window, if the tables disagree
         if conditions.n_frames != cache["meta"]["n_frames"]:
@@ -86,6 +84,16 @@ class FlowVolumes:
 
     def __len__(self) -> int:
         return len(self.window_ids)
+
+    def sample(self) -> torch.Tensor:
+        """a0 of up to 512 cached clips, evenly spread: the statistics' sample."""
+        n = len(self.cache["index"])
+        return self.a0(sorted(set(np.linspace(0, n - 1, min(n, 512)).astype(int))))
+
+    @functools.cached_property
+    def flow_var(self) -> torch.Tensor:
+        """(C,) variance of a0 per channel over the sample: the position loss's scale."""
+        return self.sample().var(dim=(0, 2, 3, 4)).clamp(min=1e-8)
 
     def a0(self, idx: list[int]) -> torch.Tensor:
         grids = torch.from_numpy(np.stack([self.cache["grids"][i] for i in idx]).astype(np.float32))
@@ -198,7 +206,8 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
             with rt.autocast():
                 loss = diffusion_loss(net, schedule, data.batch(idx[rows]), cfg["p_uncond"], g, rt.device,
                                       cfg["prediction"], rows, cfg["batch_size"], cfg["velocity_loss"],
-                                      cfg["position_loss"], data.space, data.flow_var)
+                                      cfg["position_loss"], data.space,
+                                      data.flow_var if cfg["position_loss"] else None)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["grad_clip"]:
