@@ -33,7 +33,7 @@ from dabfusion.checkpoints import load_lfae
 from dabfusion.clips import select_clips
 from dabfusion.config import load_config
 from dabfusion.frames import load_clip
-from dabfusion.io import write_text_atomic
+from dabfusion.io import replace_marked_block
 from dabfusion.metrics.alignment import FARNEBACK, to_gray, video_motion_envelope
 from dabfusion.metrics.image import to_tensor
 from dabfusion.models.warp import displacement_from_grid, warp
@@ -162,11 +162,7 @@ def main() -> None:
         if args.write:
             rows.append((results.name, settings_of(results), b, budget(results, args.data, 32, args.max_clips)))
     if args.write:
-        text = args.write.read_text()
-        if BEGIN not in text or END not in text:
-            raise SystemExit(f"{args.write}: no {BEGIN} ... {END} block to replace")
-        head, rest = text.split(BEGIN, 1)
-        write_text_atomic(args.write, head + BEGIN + "\n" + table(rows) + "\n" + END + rest.split(END, 1)[1])
+        replace_marked_block(args.write, BEGIN, END, table(rows))
 
 
 if __name__ == "__main__":

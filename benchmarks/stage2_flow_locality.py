@@ -25,6 +25,7 @@ With --write, the table replaces the block between "<!-- stage-2 locality: begin
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stage2_lab import parse_value  # noqa: E402
+from stage2_lab import apply_sets, test_flows  # noqa: E402
 
 from dabfusion.checkpoints import load_lfae  # noqa: E402
 from dabfusion.clips import select_clips  # noqa: E402
@@ -42,11 +43,12 @@ from dabfusion.config import load_config  # noqa: E402
 from dabfusion.diffusion import target  # noqa: E402
 from dabfusion.diffusion.conditions import MusicConditions  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
+from dabfusion.io import replace_marked_block  # noqa: E402
 from dabfusion.metrics.alignment import dancer_masks, pair_flow_magnitude, to_gray  # noqa: E402
 from dabfusion.metrics.image import to_tensor  # noqa: E402
 from dabfusion.music.features import with_window_ids  # noqa: E402
 from dabfusion.plan import Paths  # noqa: E402
-from dabfusion.sampling import DanceSampler, clip_seed  # noqa: E402
+from dabfusion.sampling import DanceSampler  # noqa: E402
 from dabfusion.training.flow_cache import clip_flows  # noqa: E402
 
 BEGIN, END = "<!-- stage-2 locality: begin -->", "<!-- stage-2 locality: end -->"
@@ -112,22 +114,11 @@ def stage1_rows(data: Path, results: Path, folders: list[Path], cfg: dict) -> li
             lines.append(f"| {folder.name} | " + " | ".join(f"{done['row'][c]:.3g}" for c in COLUMNS) + " |")
             continue
         r = json.loads((folder / "lab.json").read_text())
-        scfg = dict(cfg["sampling"])
-        for item in r["setting"]:
-            key, value = item.split("=", 1)
-            if key.startswith("sampling."):
-                scfg[key.removeprefix("sampling.")] = parse_value(value)
+        scfg = apply_sets(copy.deepcopy(cfg), [s for s in r["setting"] if s.startswith("sampling.")])["sampling"]
         ds = DanceSampler(Path(r.get("model") or folder / "model.safetensors"), Path(paths.lfae))
         cond = MusicConditions(Path(paths.features) / f"music_embedding_n{ds.n_frames}.parquet", ds.meta["beat"])
-        gen = []
         with torch.no_grad():
-            for lo in range(0, len(test), 8):
-                part = test.iloc[lo:lo + 8]
-                ref = torch.stack([to_tensor(gts[i][:1])[0] for i in range(lo, lo + len(part))])
-                e, beats = cond.get(part.window_id)
-                gens = [torch.Generator().manual_seed(clip_seed(scfg["seed"], c)) for c in part.clip_id]
-                gen.append(ds.space.to_flows(ds.flows(ds.lfae.encode(ref)[-1], e, beats, scfg, gens))[:, :2])
-        gen = torch.cat(gen).float()
+            gen = torch.cat([a0[:, :2] for _, a0, _ in test_flows(ds, cond, test, scfg)]).float()
         s = cell_stats(gen, dancer)
         overlap = float((top_quarter(gen) & dancer).sum() / dancer.sum())
         v_in, v_out = video_split(np.load(folder / "videos.npy"), regions)
@@ -159,11 +150,7 @@ def main() -> None:
              for line in stage1_rows(data, results, folders, cfg)]
     text = "\n".join(["| run | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1), *lines])
     if args.write:
-        doc = args.write.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{args.write}: no '{BEGIN}' ... '{END}' block to replace")
-        head, rest = doc.split(BEGIN, 1)
-        args.write.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+        replace_marked_block(args.write, BEGIN, END, text)
     print(text)
 
 

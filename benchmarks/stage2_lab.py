@@ -50,24 +50,32 @@ def flow_timing(flows: list[torch.Tensor], beats: list[torch.Tensor]) -> dict:
             "flow_speed": float(speed.mean())}
 
 
+def test_flows(ds, cond, test: pd.DataFrame, scfg: dict):
+    """Per batch of 8 test clips: (reference frames, generated flows a0, beats e_b), sampled from
+    each clip's own seed as ``dabfusion generate`` does."""
+    from dabfusion.sampling import clip_seed
+
+    for lo in range(0, len(test), 8):
+        part = test.iloc[lo:lo + 8]
+        ref = torch.stack([to_tensor(load_clip(c.frames_file, c.start_frame, 1))[0] for c in part.itertuples()])
+        e, beats = cond.get(part.window_id)
+        gens = [torch.Generator().manual_seed(clip_seed(scfg["seed"], c)) for c in part.clip_id]
+        yield ref, ds.space.to_flows(ds.flows(ds.lfae.encode(ref)[-1], e, beats, scfg, gens)), beats
+
+
 def evaluate_model(model_file: Path, args, cfg: dict, test: pd.DataFrame, feats: Path, lfae_file: Path,
                    beats_of: pd.Series) -> tuple[dict, list, list]:
     """Sample the test clips, and the unseen dancers (Figure 6's photos placed as `dabfusion
     generate` places them) on the first 8 test clips' music; score both."""
     from dabfusion.diffusion.conditions import MusicConditions
     from dabfusion.generate import load_bundle, reference_frame
-    from dabfusion.sampling import DanceSampler, clip_seed
+    from dabfusion.sampling import DanceSampler
 
     scfg = cfg["sampling"]
     ds = DanceSampler(model_file, lfae_file)
     cond = MusicConditions(Path(feats) / f"music_embedding_n{ds.n_frames}.parquet", ds.meta["beat"])
     videos, flows, rhythm = [], [], []
-    for lo in range(0, len(test), 8):
-        part = test.iloc[lo:lo + 8]
-        ref = torch.stack([to_tensor(load_clip(c.frames_file, c.start_frame, 1))[0] for c in part.itertuples()])
-        e, beats = cond.get(part.window_id)
-        gens = [torch.Generator().manual_seed(clip_seed(scfg["seed"], c)) for c in part.clip_id]
-        a0 = ds.space.to_flows(ds.flows(ds.lfae.encode(ref)[-1], e, beats, scfg, gens))  # as generate() does
+    for ref, a0, beats in test_flows(ds, cond, test, scfg):
         videos += list(ds.render(ref, a0))
         flows.append(a0)
         rhythm.append(beats)
@@ -93,6 +101,18 @@ def parse_value(text: str):
         return text
 
 
+def apply_sets(cfg: dict, items: list[str]) -> dict:
+    """Set each "section.key.subkey=VALUE" of ``items`` in ``cfg`` (in place) and return it."""
+    for item in items:
+        key, value = item.split("=", 1)
+        section, *path = key.split(".")
+        d = cfg[section]
+        for p in path[:-1]:
+            d = d.setdefault(p, {})
+        d[path[-1]] = parse_value(value)
+    return cfg
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -104,14 +124,7 @@ def main() -> None:
     ap.add_argument("--max-clips", type=int, default=40)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    cfg = load_config("config.yaml")
-    for item in args.set:
-        key, value = item.split("=", 1)
-        section, *path = key.split(".")
-        d = cfg[section]
-        for p in path[:-1]:
-            d = d.setdefault(p, {})
-        d[path[-1]] = parse_value(value)
+    cfg = apply_sets(load_config("config.yaml"), args.set)
     dcfg = {k: v for k, v in cfg["diffusion"].items() if k != "variants"}
     dcfg = {**dcfg, "beat": dcfg.get("beat", True), "frame_rhythm": dcfg.get("frame_rhythm", False),
             "seed": dcfg.get("seed", 0)}

@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from dabfusion.io import replace_marked_block
+
 BEGIN, END = "<!-- stage-2 lab: begin -->", "<!-- stage-2 lab: end -->"
 SEEDS_BEGIN, SEEDS_END = "<!-- stage-2 seeds: begin -->", "<!-- stage-2 seeds: end -->"
 SEED_COLUMNS = ["mm_align", "mm_align_shifted", "motion_vs_gt", "unseen_motion_vs_gt"]
@@ -61,14 +63,6 @@ def seeds_table(groups: list[str]) -> str:
     return "\n".join(lines)
 
 
-def replace_block(path: Path, begin: str, end: str, text: str) -> None:
-    doc = path.read_text()
-    if begin not in doc or end not in doc:
-        raise SystemExit(f"{path}: no '{begin}' ... '{end}' block to replace")
-    head, rest = doc.split(begin, 1)
-    path.write_text(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("folders", nargs="+", type=Path)
@@ -78,9 +72,9 @@ def main() -> None:
     text = table([f for f in args.folders if (f / "lab.json").exists()])
     seeds = seeds_table(args.group) if args.group else None
     if args.write:
-        replace_block(args.write, BEGIN, END, text)
+        replace_marked_block(args.write, BEGIN, END, text)
         if seeds:
-            replace_block(args.write, SEEDS_BEGIN, SEEDS_END, seeds)
+            replace_marked_block(args.write, SEEDS_BEGIN, SEEDS_END, seeds)
     print(text)
     if seeds:
         print(seeds)

@@ -63,6 +63,15 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def replace_marked_block(path: str | os.PathLike, begin: str, end: str, text: str) -> None:
+    """Replace what lies between the marker lines ``begin`` and ``end`` of a text file, atomically."""
+    doc = Path(path).read_text()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{path}: no '{begin}' ... '{end}' block to replace")
+    head, rest = doc.split(begin, 1)
+    write_text_atomic(path, head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 

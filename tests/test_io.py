@@ -3,7 +3,15 @@ import pickle
 import numpy as np
 import pytest
 
-from dabfusion.io import DataError, atomic_path, dump_numpy_pickle, load_numpy_pickle, read_wav, write_video
+from dabfusion.io import (
+    DataError,
+    atomic_path,
+    dump_numpy_pickle,
+    load_numpy_pickle,
+    read_wav,
+    replace_marked_block,
+    write_video,
+)
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -133,3 +141,14 @@ def test_safetensors_bytes_do_not_depend_on_the_process(tmp_path):
     assert len({f.read_bytes() for f in files}) == 1
     state = load_file(str(files[0]))
     assert state["b"].tolist() == [[0, 1, 2], [3, 4, 5]] and state["a"].tolist() == [1, 1, 1, 1]
+
+
+def test_replace_marked_block_rewrites_only_between_the_markers_and_names_a_file_without_them(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- b -->\nold table\n<!-- e -->\noutro\n")
+    replace_marked_block(doc, "<!-- b -->", "<!-- e -->", "| new |")
+    assert doc.read_text() == "intro\n<!-- b -->\n| new |\n<!-- e -->\noutro\n"
+    doc.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="doc.md"):
+        replace_marked_block(doc, "<!-- b -->", "<!-- e -->", "| new |")
+    assert doc.read_text() == "no markers\n"

@@ -143,11 +143,11 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
     a_t = schedule.q_sample(a0, t, noise)
     pred = net(a_t, t, batch["z0"].to(device), batch["e"].to(device), beats, drop).float()
     loss = F.mse_loss(pred, schedule.training_target(prediction, a0, t, noise))
-    if velocity_weight:
+    if velocity_weight or position_weight:
         x0 = schedule.x0_from_output(prediction, a_t, t, pred)
+    if velocity_weight:
         loss = loss + velocity_weight * F.mse_loss(x0.diff(dim=2), a0.diff(dim=2))
     if position_weight:
-        x0 = schedule.x0_from_output(prediction, a_t, t, pred)
         err = (space.to_flows(x0)[:, :2] - space.to_flows(a0)[:, :2]) ** 2  # the flow, not the occlusion
         loss = loss + position_weight * (err / flow_var[:2].to(err)[None, :, None, None, None]).mean()
     return loss
