@@ -105,6 +105,21 @@ def test_random_init_fallback_is_deterministic_and_flagged(tmp_path, caplog):
     assert ea.shape == (1, 512) and np.array_equal(ea, eb) and not np.allclose(ea, ec)
 
 
+def test_a_windows_music_features_do_not_depend_on_its_batchmates(tmp_path):
+    from dabfusion.config import validate_config
+    from dabfusion.music.features import load_backbones, song_windows
+
+    track = synthesize_track("mPO1", 4.0, 22050, seed=1)
+    mcfg = {**validate_config({})["music"], "weights_dir": str(tmp_path)}  # seeded random inits
+    backbones = load_backbones(mcfg)
+    clap_alone, alone, _ = song_windows(track.samples, track.sample_rate, [0.0], 16, 15.0, mcfg, backbones)
+    clap_batch, batch, _ = song_windows(track.samples, track.sample_rate, [0.0, 16 / 15, 2.0], 16, 15.0, mcfg,
+                                        backbones)
+    # Wav2CLIP standardises over its input batch: embedded with others, this window moved by 21 %
+    assert np.allclose(batch[0], alone[0], rtol=0, atol=1e-4 * np.abs(alone[0]).max())
+    assert np.allclose(clap_batch[0], clap_alone[0], rtol=0, atol=1e-4 * np.abs(clap_alone[0]).max())
+
+
 def test_clap_audio_branch_builds_offline_and_embeds(tmp_path):
     clap = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)
     again = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)

@@ -193,6 +193,7 @@ def test_smoke_run_end_to_end(tmp_path):
     body = [line for line in summary.splitlines() if line and not line.startswith("#")]
     assert all(line in copied for line in body) and "## Summary of the run" in copied
     assert "chance control" in summary and "seeds, mean" in summary
+    assert (tmp_path / "img/figure6.png").read_bytes() == (out / "figure6/figure6.png").read_bytes()
     # nothing to do on a second run
     again = run(["-n", "--cores", "2", "--configfile", "presets/smoke.yaml",
                  "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results"])

@@ -5,11 +5,14 @@
 RESULTS_DIR is a finished run's results folder; its summary.md (written by the pipeline's
 ``summary`` rule) is copied under a heading of its own, its headings one level down. Folders
 without a summary.md are named as missing, so a page never mixes in stale figures silently.
+The Figure 6 sheet of the last RESULTS_DIR that has one (the bench's, by default) becomes
+``img/figure6.png`` beside the page: the README's picture.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +47,14 @@ def main() -> None:
     tmp.write_text(text)
     tmp.replace(args.out)
     print(f"wrote {args.out} from {', '.join(map(str, args.results))}")
+    sheets = [d / "figure6" / "figure6.png" for d in args.results if (d / "figure6" / "figure6.png").exists()]
+    if sheets:
+        image = args.out.parent / "img" / "figure6.png"
+        image.parent.mkdir(parents=True, exist_ok=True)
+        tmp = image.with_suffix(".png.tmp")
+        shutil.copyfile(sheets[-1], tmp)
+        tmp.replace(image)
+        print(f"wrote {image} from {sheets[-1]}")
 
 
 if __name__ == "__main__":

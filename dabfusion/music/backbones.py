@@ -147,9 +147,10 @@ def embed(backbone: Backbone, windows: list[np.ndarray], batch_size: int = 16, p
     for i in tqdm(range(0, len(windows), batch_size), desc=backbone.name, disable=not progress, mininterval=10):
         chunk = windows[i:i + batch_size]
         if backbone.name == "clap":
-            x = np.stack([clap_input(w) for w in chunk])
-        else:  # Wav2CLIP takes any length; pad the batch to its longest window
-            n = max(len(w) for w in chunk)
-            x = np.stack([np.pad(w, (0, n - len(w))) for w in chunk])
-        out.append(backbone.model(torch.from_numpy(x.astype(np.float32))).numpy())
+            x = np.stack([clap_input(w) for w in chunk]).astype(np.float32)
+            out.append(backbone.model(torch.from_numpy(x)).numpy())
+        else:  # Wav2CLIP one window at a time: its front end standardises the log spectrogram by
+            # the mean and std of the whole batch, so in a batch a window's features would depend
+            # on its batchmates (by 15-40 % here: the training cache and `generate` disagreed)
+            out.extend(backbone.model(torch.from_numpy(w[None].astype(np.float32))).numpy() for w in chunk)
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, backbone.dim), np.float32)
