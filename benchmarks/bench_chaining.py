@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from dabfusion.config import load_config  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
-from dabfusion.generate import Generator, load_bundle, window_starts  # noqa: E402
+from dabfusion.generate import Generator, default_overlap, load_bundle, window_starts  # noqa: E402
 from dabfusion.logs import setup_logging  # noqa: E402
 from dabfusion.person import dancer_mask  # noqa: E402
 from dabfusion.plan import Paths  # noqa: E402
@@ -55,7 +55,7 @@ def main() -> None:
     ref_bg = ~dancer_mask(ref_frame, studio)
     ref_sharp = laplacian(ref_frame)
     print(f"{seconds:g} s dance, {n}-frame windows at {fps:g} fps, chunks of {chunk:g} s")
-    for method, overlap in (("last_frame", 1), ("anchored", n // 4)):
+    for method, overlap in (("last_frame", 1), ("anchored", default_overlap(n))):
         starts = window_starts(n_total, n, overlap)
         times = {}
         video = generator.dance(ref_frame, samples, sr, n_total, 0, method, overlap, times=times)

@@ -20,15 +20,16 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from dabfusion.generate import window_starts  # noqa: E402
+from dabfusion.generate import default_overlap, window_starts  # noqa: E402
 from dabfusion.metrics.alignment import pair_speeds, read_video_frames  # noqa: E402
 
 
 def window_speeds(frames: np.ndarray, fps: float, n_frames: int) -> list[float]:
     """uint8 (T, H, W, 3) -> mean dancer speed (pixels/s) of the new frames of each window."""
     speeds = pair_speeds(frames) * fps
-    starts = window_starts(len(frames), n_frames, n_frames // 4)
-    first_new = [0] + [s + n_frames // 4 for s in starts[1:]]
+    overlap = default_overlap(n_frames)
+    starts = window_starts(len(frames), n_frames, overlap)
+    first_new = [0] + [s + overlap for s in starts[1:]]
     ends = [min(s + n_frames, len(frames)) for s in starts]
     # pair i joins frames i and i+1: a window's pairs end one before its last frame
     return [float(speeds[a:b - 1].mean()) for a, b in zip(first_new, ends)]

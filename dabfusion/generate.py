@@ -192,6 +192,11 @@ def _square(img: np.ndarray, size: int) -> np.ndarray:
     return _to_square(np.asarray(resized)[None], size, "crop")[0]
 
 
+def default_overlap(n_frames: int) -> int:
+    """Frames each window of a long dance shares with the previous one (anchored chaining)."""
+    return n_frames // 4
+
+
 def window_starts(n_total: int, n_frames: int, overlap: int) -> list[int]:
     """First frame of each window so that windows of n_frames overlapping by ``overlap`` cover n_total."""
     step = n_frames - overlap
@@ -301,7 +306,7 @@ class Generator:
 
         times = {} if times is None else times
         n = self.sampler.n_frames
-        overlap = n // 4 if overlap is None else overlap
+        overlap = default_overlap(n) if overlap is None else overlap
         starts = window_starts(n_total, n, overlap if method == "anchored" else 1)
         t = time.perf_counter()
         log.info("music: %d windows of %d frames (%.1f s of music)", len(starts), n, len(samples) / sr)
