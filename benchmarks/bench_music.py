@@ -45,13 +45,15 @@ def main() -> None:
     clipw16 = [y16[int(s * 16000):int((s + 16 / 15) * 16000)] for s in starts]
     t_clapw, _ = timed(lambda: embed(clap, clipw48, 16))
     t_w2cw, _ = timed(lambda: embed(w2c, clipw16, 64))
+    t_w2c1, _ = timed(lambda: embed(w2c, clipw16, 1))  # one window at a time: the baseline of batching
     t_w2c60, _ = timed(lambda: embed(w2c, [y16], 1))
     print("per minute of music (60 s synthetic House track, 2-core CPU):")
     print(f"  librosa rhythm (onsets, beats, tempo) : {t_rhythm:6.2f} s; per-clip beat features {t_clip * 1000:.1f} ms "
           f"for {len(starts)} clips")
     print(f"  CLAP, 10 s windows ({len(win10)})             : {t_clap10:6.2f} s")
     print(f"  CLAP, clip windows ({len(clipw48)} x 1.07 s)   : {t_clapw:6.2f} s")
-    print(f"  Wav2CLIP, clip windows ({len(clipw16)})        : {t_w2cw:6.2f} s;  whole minute at once {t_w2c60:.2f} s")
+    print(f"  Wav2CLIP, clip windows ({len(clipw16)})        : {t_w2cw:6.2f} s in batches of 64, {t_w2c1:.2f} s one "
+          f"at a time;  whole minute at once {t_w2c60:.2f} s")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,24 @@ def test_a_windows_music_features_do_not_depend_on_its_batchmates(tmp_path):
     assert np.allclose(clap_batch[0], clap_alone[0], rtol=0, atol=1e-4 * np.abs(clap_alone[0]).max())
 
 
+def test_wav2clip_batches_give_what_upstream_gives_each_window_alone(tmp_path):
+    """Our forward standardises per window; upstream's, per batch: alone, the two must agree."""
+    w2c = load_wav2clip(tmp_path / "w.pt", "https://example.invalid/w.pt", require=False, seed=0)
+    rng = np.random.default_rng(0)
+    windows = [rng.normal(size=17066).astype(np.float32) * gain for gain in (0.1, 1.0, 3.0)]
+    windows.insert(1, rng.normal(size=9000).astype(np.float32))  # another length in the same batch
+    upstream = w2c.model.extractor.encoder
+    with torch.no_grad():
+        alone = np.concatenate([w2c.model.transform(upstream(torch.from_numpy(w[None]))).numpy() for w in windows])
+    batched = embed(w2c, windows, batch_size=16)
+    assert batched.shape == (4, 512)
+    assert np.allclose(batched, alone, rtol=0, atol=1e-5 * np.abs(alone).max())
+    # the gains differ by 30x: per-batch standardisation would have moved the quiet window
+    with torch.no_grad():
+        together = w2c.model.transform(upstream(torch.from_numpy(np.stack([windows[0], windows[3]])))).numpy()
+    assert not np.allclose(together[0], alone[0], rtol=0, atol=1e-2 * np.abs(alone).max())
+
+
 def test_clap_audio_branch_builds_offline_and_embeds(tmp_path):
     clap = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)
     again = load_clap(tmp_path / "clap.pt", "https://example.invalid/c.pt", require=False, seed=0)

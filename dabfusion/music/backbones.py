@@ -101,7 +101,13 @@ def load_clap(weights: Path, url: str, require: bool, seed: int) -> Backbone:
 
 
 class Wav2ClipAudio(nn.Module):
-    """Wav2CLIP audio encoder (ResNet-18 + its MLP transform): (B, samples) 16 kHz -> (B, 512)."""
+    """Wav2CLIP audio encoder (ResNet-18 + its MLP transform): (B, samples) 16 kHz -> (B, 512).
+
+    Upstream's ``ResNet.forward`` standardises the log spectrogram by the mean and std of the
+    whole batch, so a window's features would depend on its batchmates (by 15-40 %: the
+    training cache and ``generate`` disagreed). This forward runs the same layers but
+    standardises each window by its own statistics: a batch gives what each window gives alone.
+    """
 
     def __init__(self):
         super().__init__()
@@ -111,7 +117,14 @@ class Wav2ClipAudio(nn.Module):
         self.transform = MLPLayers(units=[512, 512, 512], dropout=0.1)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.transform(self.extractor.encoder(waveform))
+        net = self.extractor.encoder
+        x = torch.log(net.spectrogram(waveform.unsqueeze(1)) + 1e-7)  # (B, 1, mels, time)
+        per_window = tuple(range(1, x.dim()))
+        x = (x - x.mean(per_window, keepdim=True)) / (x.std(per_window, keepdim=True) + 1e-9)
+        for layer in (net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4,
+                      net.avgpool):
+            x = layer(x)
+        return self.transform(x.flatten(1))
 
 
 def load_wav2clip(weights: Path, url: str, require: bool, seed: int) -> Backbone:
@@ -149,8 +162,11 @@ def embed(backbone: Backbone, windows: list[np.ndarray], batch_size: int = 16, p
         if backbone.name == "clap":
             x = np.stack([clap_input(w) for w in chunk]).astype(np.float32)
             out.append(backbone.model(torch.from_numpy(x)).numpy())
-        else:  # Wav2CLIP one window at a time: its front end standardises the log spectrogram by
-            # the mean and std of the whole batch, so in a batch a window's features would depend
-            # on its batchmates (by 15-40 % here: the training cache and `generate` disagreed)
-            out.extend(backbone.model(torch.from_numpy(w[None].astype(np.float32))).numpy() for w in chunk)
+        else:  # Wav2CLIP: windows of one length are batched (each is standardised on its own)
+            part = np.empty((len(chunk), backbone.dim), np.float32)
+            for n in {len(w) for w in chunk}:
+                same = [k for k, w in enumerate(chunk) if len(w) == n]
+                x = np.stack([chunk[k] for k in same]).astype(np.float32)
+                part[same] = backbone.model(torch.from_numpy(x)).numpy()
+            out.append(part)
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, backbone.dim), np.float32)
