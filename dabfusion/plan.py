@@ -166,6 +166,7 @@ STAGE1_GRID = "lfae/reconstruction.png"
 ADAPTER_EVAL = "music/adapter_eval.csv"
 FIGURE6_SHEET = "figure6/figure6.png"
 FIGURE6_TABLE = "figure6/figure6.csv"
+FIGURE6_REPEAT = "figure6/seeds/{variant}"  # Figure 6 again with a repeat of the base setting (another seed)
 GENERATOR = "generator"
 
 

@@ -74,7 +74,8 @@ def _seeds(results: Path) -> list[str]:
         p = part.set_index("method")
         n = int(((s.setting == setting) & ~s.method.isin(["mean", "min", "max"])).sum())
         cells = [f"{col} {_f(p.loc['mean', col])} [{_f(p.loc['min', col])}, {_f(p.loc['max', col])}]"
-                 for col in ("fvd", "mm_align", "mm_align_shifted", "motion_vs_gt") if col in p]
+                 for col in ("fvd", "mm_align", "mm_align_shifted", "motion_vs_gt", "figure6_motion")
+                 if col in p and p[col].notna().any()]
         lines.append(f"- {setting}, {n} seeds, mean [min, max]: " + "; ".join(cells) + ".")
     single = s[~s.setting.isin(stats.setting.unique())]
     if len(single):

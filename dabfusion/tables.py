@@ -236,18 +236,21 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
 
 
 def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], out_csv: Path,
-               source: str) -> pd.DataFrame:
+               source: str, figure6: dict[str, Path] | None = None) -> pd.DataFrame:
     """Repeats of one setting with other seeds (``diffusion.variants.*.seed``): their spread.
 
     ``groups``: setting -> {variant: its seed} (two or more); ``per_video`` also holds the ground truth
     (``gt``) and any baselines, which are deterministic and get one row each. Rows per variant:
     FVD, 2D-MM Align and its chance control, motion and motion over the ground truth's on the
-    same clips; then the mean, min and max of each group. Writes ``.csv`` and ``.md``.
+    same clips, and, for the variants of ``figure6`` (variant -> its Figure 6 table), the unseen
+    dancers' mean motion over the training dancers'; then the mean, min and max of each group.
+    Writes ``.csv`` and ``.md``.
     """
     scores = {m: Scores(p) for m, p in per_video.items()}
     gt = scores.get("gt")
     gt_motion = gt.rows.set_index("clip_id")["motion"] if gt is not None and "motion" in gt.rows else None
-    cols = ["fvd", "mm_align", "mm_align_shifted", "motion", "motion_vs_gt"]
+    unseen = {v: float(pd.read_csv(f).motion_vs_training.mean()) for v, f in (figure6 or {}).items()}
+    cols = ["fvd", "mm_align", "mm_align_shifted", "motion", "motion_vs_gt"] + (["figure6_motion"] if unseen else [])
 
     def row(m: str) -> dict:
         s, r = scores[m], scores[m].row()
@@ -255,7 +258,9 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
         if gt_motion is not None and "motion" in s.rows:
             own = s.rows.set_index("clip_id")["motion"]
             ratio = float(own.mean() / gt_motion.loc[own.index].mean())
-        return {"method": m, **{k: r.get(k) for k in cols[:-1]}, "motion_vs_gt": ratio, "videos": r["videos"]}
+        extra = {"figure6_motion": unseen.get(m)} if unseen else {}
+        return {"method": m, **{k: r.get(k) for k in ("fvd", "mm_align", "mm_align_shifted", "motion")},
+                "motion_vs_gt": ratio, **extra, "videos": r["videos"]}
 
     rows = []
     for setting, members in groups.items():
@@ -275,7 +280,9 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
     lines += [fmt.to_markdown(index=False), "",
               "Each repeat trains stage 2 and draws the sampling noise with its own seed (stage 1, the data and "
               "the test clips are shared). mm_align_shifted: the chance control; motion: the dancer's mean "
-              "speed (px/s); motion_vs_gt: over the ground truth's on the same clips. Baselines are deterministic."]
+              "speed (px/s); motion_vs_gt: over the ground truth's on the same clips"
+              + ("; figure6_motion: Figure 6 made with the variant (unseen dancers, figure6/), their mean motion "
+                 "over the training dancers'" if unseen else "") + ". Baselines are deterministic."]
     write_text_atomic(Path(out_csv).with_suffix(".md"), "\n".join(lines) + "\n")
     log.info("seeds: %d settings repeated -> %s", len(groups), out_csv)
     return table

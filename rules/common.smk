@@ -12,6 +12,7 @@ from dabfusion.plan import (  # noqa: E402
     ADAPTER_EVAL,
     BASE,
     BASELINES,
+    FIGURE6_REPEAT,
     FIGURE6_SHEET,
     FIGURE6_TABLE,
     GENERATOR,
@@ -272,7 +273,34 @@ def seed_table_methods():
 
 
 def seed_table_inputs(wildcards):
-    return P.score_inputs(seed_table_methods())
+    """The repeats' scores, and Figure 6 of the base variant and of each of its repeats."""
+    figure6 = {f"figure6_{v}": figure6_repeat_file("figure6.csv", v) for v in figure6_repeats()}
+    if figure6:
+        figure6[f"figure6_{BASE}"] = P.result(FIGURE6_TABLE)
+    return {**P.score_inputs(seed_table_methods()), **figure6}
+
+
+def figure6_repeats():
+    """The base variant's repeats with other seeds: Figure 6 is made again with each."""
+    return [v for v in seed_groups().get(BASE, {}) if v != BASE]
+
+
+def figure6_repeat_file(name, variant="{variant}"):
+    """A file of Figure 6 made with a repeat of the base setting."""
+    return P.result(f"{FIGURE6_REPEAT.format(variant=variant)}/{name}")
+
+
+def generator_inputs(wildcards):
+    """The bundle's files: the base variant's stage 2, or a repeat's (``wildcards.variant``)."""
+    return {"lfae": P.lfae, "unet": P.diffusion(wildcards.get("variant", BASE)), "style": P.adapter("style"),
+            "movement": P.adapter("movement"), "clips": CLIPS, "frames": FRAME_SHARDS}
+
+
+def figure6_inputs(wildcards):
+    """The generator bundle (the base variant's, or a repeat's) and what Figure 6 shows it."""
+    bundle = figure6_repeat_file("generator", wildcards.variant) if wildcards.get("variant") else P.result(GENERATOR)
+    return {"bundle": bundle, "photos": expand(P.result("figure6/photos/{dancer}.png"), dancer=FIGURE6_DANCERS),
+            "music": P.music_table}
 
 
 def optional_results():
@@ -299,6 +327,7 @@ def benchmark_files():
     jobs += [f"{rule}_{v}" for rule in ("train_diffusion", "sample_videos") for v in VARIANTS]
     jobs += [f"baseline_videos_{b}" for b in BASELINES] + [f"score_videos_{m}" for m in scored_methods()]
     jobs += ["learning_curve"] if snapshot_epochs() else []
+    jobs += [f"figure6_{v}" for v in figure6_repeats()]
     return [P.benchmark(job) for job in jobs]
 
 

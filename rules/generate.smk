@@ -4,12 +4,7 @@
 
 rule export_generator:
     input:
-        lfae=P.lfae,
-        unet=P.diffusion(BASE),
-        style=P.adapter("style"),
-        movement=P.adapter("movement"),
-        clips=CLIPS,
-        frames=FRAME_SHARDS,
+        unpack(generator_inputs),
     output:
         bundle=directory(P.result(GENERATOR)),
     params:
@@ -46,9 +41,7 @@ rule unseen_dancer_photo:
 
 rule figure6:
     input:
-        bundle=P.result(GENERATOR),
-        photos=expand(P.result("figure6/photos/{dancer}.png"), dancer=FIGURE6_DANCERS),
-        music=P.music_table,
+        unpack(figure6_inputs),
     output:
         videos=report(
             directory(P.result("figure6/videos")),
@@ -74,3 +67,22 @@ rule figure6:
         "../envs/models.yaml"
     script:
         "../scripts/figure6.py"
+
+
+# Figure 6 again with each repeat of the base setting (another stage-2 seed): its spread over seeds.
+use rule export_generator as export_generator_repeat with:
+    output:
+        bundle=directory(figure6_repeat_file("generator")),
+    log:
+        P.log("export_generator/{variant}"),
+
+
+use rule figure6 as figure6_repeat with:
+    output:
+        videos=directory(figure6_repeat_file("videos")),
+        sheet=figure6_repeat_file("figure6.png"),
+        table=figure6_repeat_file("figure6.csv"),
+    log:
+        P.log("figure6/{variant}"),
+    benchmark:
+        P.benchmark("figure6_{variant}")

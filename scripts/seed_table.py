@@ -11,4 +11,4 @@ from dabfusion.tables import seed_table  # noqa: E402
 
 sm = snakemake  # noqa: F821
 seed_table(dict(sm.params.groups), {m: Path(sm.input[m]) for m in sm.params.methods}, Path(sm.output.csv),
-           sm.params.source)
+           sm.params.source, figure6={v: Path(sm.input[f"figure6_{v}"]) for v in sm.params.figure6})

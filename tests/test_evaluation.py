@@ -149,6 +149,29 @@ def test_seed_table_spread_of_repeats_against_deterministic_baselines(tmp_path):
     others = t[t.setting != "base"].set_index("method")
     assert set(others.index) == {"gt", "retrieval"} and others.loc["gt", "motion_vs_gt"] == pytest.approx(1.0)
     assert "chance control" in (tmp_path / "seeds.md").read_text()
+    assert "figure6_motion" not in t  # no Figure 6 given: no column
+
+
+def test_seed_table_carries_figure6_of_each_repeat(tmp_path):
+    from dabfusion.summary import _seeds
+    from dabfusion.tables import seed_table
+
+    rng = np.random.default_rng(5)
+    files = {m: _fake_scores(tmp_path / m, m, rng, shift=s)
+             for m, s in (("gt", 0.0), ("base", 0.3), ("base_seed1", 0.6))}
+    figure6 = {}
+    for v, motion in (("base", [0.4, 0.8]), ("base_seed1", [0.2, 0.3])):
+        figure6[v] = tmp_path / f"figure6_{v}.csv"
+        pd.DataFrame({"dancer": ["d06", "d12"], "motion_vs_training": motion}).to_csv(figure6[v], index=False)
+    t = seed_table({"base": {"base": 0, "base_seed1": 1}}, {m: f[0] for m, f in files.items()},
+                   tmp_path / "seeds.csv", "synthetic", figure6=figure6)
+    runs = t.set_index("method")
+    assert runs.loc["base", "figure6_motion"] == pytest.approx(0.6)
+    assert runs.loc["base_seed1", "figure6_motion"] == pytest.approx(0.25)
+    assert (runs.loc["mean", "figure6_motion"], runs.loc["min", "figure6_motion"]) == pytest.approx((0.425, 0.25))
+    assert pd.isna(runs.loc["gt", "figure6_motion"])
+    # the run's summary shows the spread over seeds, read from seeds.csv
+    assert "figure6_motion 0.425 [0.250, 0.600]" in "\n".join(_seeds(tmp_path))
 
 
 def test_one_video_gives_an_empty_fvd_not_nan(tmp_path):

@@ -172,6 +172,10 @@ def test_smoke_run_end_to_end(tmp_path):
     assert runs.loc["base", "mm_align"] == pytest.approx(t3.set_index("method").loc["base", "mm_align"])
     assert not pd.read_csv(out / "samples/base/samples.csv").seed.isin(
         pd.read_csv(out / "samples/base_seed1/samples.csv").seed).any()
+    # Figure 6 made again with the repeat's stage 2: its unseen dancers' motion beside the base's
+    repeat = pd.read_csv(out / "figure6/seeds/base_seed1/figure6.csv")
+    assert len(repeat) == 3 and all(Path(v).stat().st_size > 0 for v in repeat.video)
+    assert runs.loc["base_seed1", "figure6_motion"] == pytest.approx(repeat.motion_vs_training.mean())
     # the summary: figures read from the tables, with the chance control
     summary = (out / "summary.md").read_text()
     base = t3.set_index("method").loc["base"]
