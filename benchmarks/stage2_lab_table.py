@@ -38,7 +38,10 @@ def row(name: str, r: dict) -> str:
     setting = f"stage-1 flows of the test clips themselves{stage1}" if r["setting"] == "recon" else \
         ", ".join(s.removeprefix("diffusion.") for s in r["setting"]) or "the default"
     if r.get("model"):  # a model of another run, sampled with other settings
-        setting = f"model of {Path(r['model']).parent.name}; {setting}"
+        model = Path(r["model"])
+        pipeline = model.parents[1].name == "diffusion" and model.parents[2].name == "models"  # a run's variant
+        owner = f"{model.parent.name} of {model.parents[3]}" if pipeline else model.parent.name
+        setting = f"model of {owner}; {setting}"
     cells = [f"{r[c]:.4g}" if isinstance(r.get(c), float) else "" for c in COLUMNS]
     return f"| {name} | {setting} | " + " | ".join(cells) + " |"
 

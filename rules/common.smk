@@ -274,15 +274,20 @@ def seed_table_methods():
 
 def seed_table_inputs(wildcards):
     """The repeats' scores, and Figure 6 of the base variant and of each of its repeats."""
-    figure6 = {f"figure6_{v}": figure6_repeat_file("figure6.csv", v) for v in figure6_repeats()}
-    if figure6:
-        figure6[f"figure6_{BASE}"] = P.result(FIGURE6_TABLE)
-    return {**P.score_inputs(seed_table_methods()), **figure6}
+    return {**P.score_inputs(seed_table_methods()), **{f"figure6_{v}": f for v, f in figure6_tables().items()}}
 
 
 def figure6_repeats():
     """The base variant's repeats with other seeds: Figure 6 is made again with each."""
     return [v for v in seed_groups().get(BASE, {}) if v != BASE]
+
+
+def figure6_tables():
+    """{variant: its Figure 6 table} for the base variant and its repeats; empty without repeats."""
+    repeats = figure6_repeats()
+    if not repeats:
+        return {}
+    return {BASE: P.result(FIGURE6_TABLE), **{v: figure6_repeat_file("figure6.csv", v) for v in repeats}}
 
 
 def figure6_repeat_file(name, variant="{variant}"):

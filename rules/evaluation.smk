@@ -111,7 +111,7 @@ rule seed_table:
     params:
         groups=seed_groups(),
         methods=seed_table_methods(),
-        figure6=[BASE, *figure6_repeats()] if figure6_repeats() else [],
+        figure6=list(figure6_tables()),
         source=config["source"],
     log:
         P.log("seed_table"),
