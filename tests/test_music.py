@@ -115,7 +115,7 @@ def test_a_windows_music_features_do_not_depend_on_its_batchmates(tmp_path):
     clap_alone, alone, _ = song_windows(track.samples, track.sample_rate, [0.0], 16, 15.0, mcfg, backbones)
     clap_batch, batch, _ = song_windows(track.samples, track.sample_rate, [0.0, 16 / 15, 2.0], 16, 15.0, mcfg,
                                         backbones)
-    # Wav2CLIP standardises over its input batch: embedded with others, this window moved by 21 %
+    # upstream Wav2CLIP standardises over its input batch: batched with others, this window moved by 21 %
     assert np.allclose(batch[0], alone[0], rtol=0, atol=1e-4 * np.abs(alone[0]).max())
     assert np.allclose(clap_batch[0], clap_alone[0], rtol=0, atol=1e-4 * np.abs(clap_alone[0]).max())
 

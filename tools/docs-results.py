@@ -12,8 +12,9 @@ The Figure 6 sheet of the last RESULTS_DIR that has one (the bench's, by default
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
+
+from dabfusion.io import write_bytes_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 INTRO = """# Results of finished runs
@@ -42,18 +43,12 @@ def main() -> None:
     ap.add_argument("results", nargs="*", type=Path, default=[Path("results"), Path("results/bench")])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
     args = ap.parse_args()
-    text = page(args.results)
-    tmp = args.out.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    write_text_atomic(args.out, page(args.results))
     print(f"wrote {args.out} from {', '.join(map(str, args.results))}")
     sheets = [d / "figure6" / "figure6.png" for d in args.results if (d / "figure6" / "figure6.png").exists()]
     if sheets:
         image = args.out.parent / "img" / "figure6.png"
-        image.parent.mkdir(parents=True, exist_ok=True)
-        tmp = image.with_suffix(".png.tmp")
-        shutil.copyfile(sheets[-1], tmp)
-        tmp.replace(image)
+        write_bytes_atomic(image, sheets[-1].read_bytes())
         print(f"wrote {image} from {sheets[-1]}")
 
 
