@@ -6,6 +6,9 @@ Run: .venv/bin/python benchmarks/stage2_lab_table.py LAB_DIR [LAB_DIR ...] [--wr
      "<!-- stage-2 lab: begin -->" and "<!-- stage-2 lab: end -->" in FILE. Each --group (one
      setting trained with several seeds) becomes a row of mean (min-max) per figure, in the
      block between "<!-- stage-2 seeds: begin -->" and "<!-- stage-2 seeds: end -->".
+     --block NAME writes to the blocks "<!-- stage-2 lab NAME: begin -->" ... and "<!-- stage-2
+     seeds NAME: begin -->" ... instead, so a later session's runs get their own table and the
+     earlier tables stay as their own runs wrote them.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from pathlib import Path
 
 from dabfusion.io import replace_marked_block
 
-BEGIN, END = "<!-- stage-2 lab: begin -->", "<!-- stage-2 lab: end -->"
-SEEDS_BEGIN, SEEDS_END = "<!-- stage-2 seeds: begin -->", "<!-- stage-2 seeds: end -->"
+
+def markers(kind: str, block: str | None) -> tuple[str, str]:
+    """The begin and end markers of a table in a markdown file: kind "lab" or "seeds"."""
+    name = f"stage-2 {kind} {block}" if block else f"stage-2 {kind}"
+    return f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+
+
 SEED_COLUMNS = ["mm_align", "mm_align_shifted", "motion_vs_gt", "unseen_motion_vs_gt"]
 COLUMNS = ["mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", "unseen_motion_vs_gt",
            "flow_on_off_beat", "flow_speed"]
@@ -71,13 +79,14 @@ def main() -> None:
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--write", type=Path)
     ap.add_argument("--group", action="append", default=[], help='"LABEL=DIR,DIR,DIR": one setting, several seeds')
+    ap.add_argument("--block", help="write to the blocks named NAME (see the docstring)")
     args = ap.parse_args()
     text = table([f for f in args.folders if (f / "lab.json").exists()])
     seeds = seeds_table(args.group) if args.group else None
     if args.write:
-        replace_marked_block(args.write, BEGIN, END, text)
+        replace_marked_block(args.write, *markers("lab", args.block), text)
         if seeds:
-            replace_marked_block(args.write, SEEDS_BEGIN, SEEDS_END, seeds)
+            replace_marked_block(args.write, *markers("seeds", args.block), seeds)
     print(text)
     if seeds:
         print(seeds)
