@@ -89,19 +89,25 @@ def export_bundle(out_dir: Path, files: dict[str, Path], clips_file: Path, fps: 
         names[f"background_{cam}"] = f"backgrounds/{cam}.png"
     meta = {"fps": fps, "image_size": image_size, "n_frames": n_frames, "music": music, "sampling": sampling,
             "placement": placement, "cameras": sorted(backgrounds), "files": names,
-            "training_motion": training_motion(clips)}
+            "training_motion": training_motion(clips),
+            "training_motion_by_camera": {cam: training_motion(clips, max_clips=20, camera=cam)
+                                          for cam in sorted(backgrounds)}}
     log.info("generator bundle: placement per camera %s", json.dumps(placement))
     write_json_atomic(out_dir / BUNDLE_FILE, meta)
     return out_dir / BUNDLE_FILE
 
 
-def training_motion(clips, max_clips: int = 40, seed: int = 0) -> float:
-    """Mean dancer speed (pixels / s, ``video_motion_envelope``) of up to ``max_clips`` training clips:
-    how much the dancers the model learned from move, the yardstick of Figure 6's motion."""
+def training_motion(clips, max_clips: int = 40, seed: int = 0, camera: str | None = None) -> float:
+    """Mean dancer speed (pixels / s, ``video_motion_envelope``) of up to ``max_clips`` training clips,
+    of every camera or of one: how much the dancers the model learned from move, the yardstick of
+    Figure 6's motion. The speed is in pixels, so it grows with the dancer's size in the frame, which
+    differs from camera to camera (c09 stands closer); Figure 6 compares each video with its camera's."""
     from .frames import load_clip
     from .metrics.alignment import video_motion_envelope
 
     train = clips[clips.split == "train"]
+    if camera is not None:
+        train = train[train.camera.str.lower() == camera]
     pick = train.iloc[np.random.default_rng(seed).permutation(len(train))[:max_clips]]
     videos = (load_clip(c.frames_file, int(c.start_frame), int(c.n_frames)) for c in pick.itertuples())
     return float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(videos, pick.itertuples())]))

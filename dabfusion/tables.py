@@ -249,8 +249,11 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
     scores = {m: Scores(p) for m, p in per_video.items()}
     gt = scores.get("gt")
     gt_motion = gt.rows.set_index("clip_id")["motion"] if gt is not None and "motion" in gt.rows else None
-    unseen = {v: float(pd.read_csv(f).motion_vs_training.mean()) for v, f in (figure6 or {}).items()}
-    cols = ["fvd", "mm_align", "mm_align_shifted", "motion", "motion_vs_gt"] + (["figure6_motion"] if unseen else [])
+    unseen = {v: pd.read_csv(f) for v, f in (figure6 or {}).items()}
+    # against the training dancers of the video's camera, and (tables of older runs lack it) of every camera
+    unseen_cols = {"figure6_motion": "motion_vs_training", "figure6_motion_all_cameras": "motion_vs_all_cameras"}
+    unseen_cols = {k: c for k, c in unseen_cols.items() if unseen and all(c in t for t in unseen.values())}
+    cols = ["fvd", "mm_align", "mm_align_shifted", "motion", "motion_vs_gt", *unseen_cols]
 
     def row(m: str) -> dict:
         s, r = scores[m], scores[m].row()
@@ -258,7 +261,7 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
         if gt_motion is not None and "motion" in s.rows:
             own = s.rows.set_index("clip_id")["motion"]
             ratio = float(own.mean() / gt_motion.loc[own.index].mean())
-        extra = {"figure6_motion": unseen.get(m)} if unseen else {}
+        extra = {k: float(unseen[m][c].mean()) if m in unseen else None for k, c in unseen_cols.items()}
         return {"method": m, **{k: r.get(k) for k in ("fvd", "mm_align", "mm_align_shifted", "motion")},
                 "motion_vs_gt": ratio, **extra, "videos": r["videos"]}
 
@@ -282,7 +285,9 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
               "the test clips are shared). mm_align_shifted: the chance control; motion: the dancer's mean "
               "speed (px/s); motion_vs_gt: over the ground truth's on the same clips"
               + ("; figure6_motion: Figure 6 made with the variant (unseen dancers, figure6/), their mean motion "
-                 "over the training dancers'" if unseen else "") + ". Baselines are deterministic."]
+                 "over the training dancers' seen by the same camera" if unseen_cols else "")
+              + ("; figure6_motion_all_cameras: over every camera's training dancers"
+                 if "figure6_motion_all_cameras" in unseen_cols else "") + ". Baselines are deterministic."]
     write_text_atomic(Path(out_csv).with_suffix(".md"), "\n".join(lines) + "\n")
     log.info("seeds: %d settings repeated -> %s", len(groups), out_csv)
     return table

@@ -162,7 +162,8 @@ def test_seed_table_carries_figure6_of_each_repeat(tmp_path):
     figure6 = {}
     for v, motion in (("base", [0.4, 0.8]), ("base_seed1", [0.2, 0.3])):
         figure6[v] = tmp_path / f"figure6_{v}.csv"
-        pd.DataFrame({"dancer": ["d06", "d12"], "motion_vs_training": motion}).to_csv(figure6[v], index=False)
+        pd.DataFrame({"dancer": ["d06", "d12"], "motion_vs_training": motion,
+                      "motion_vs_all_cameras": np.array(motion) * 0.8}).to_csv(figure6[v], index=False)
     t = seed_table({"base": {"base": 0, "base_seed1": 1}}, {m: f[0] for m, f in files.items()},
                    tmp_path / "seeds.csv", "synthetic", figure6=figure6)
     runs = t.set_index("method")
@@ -170,8 +171,12 @@ def test_seed_table_carries_figure6_of_each_repeat(tmp_path):
     assert runs.loc["base_seed1", "figure6_motion"] == pytest.approx(0.25)
     assert (runs.loc["mean", "figure6_motion"], runs.loc["min", "figure6_motion"]) == pytest.approx((0.425, 0.25))
     assert pd.isna(runs.loc["gt", "figure6_motion"])
+    # the yardstick of every camera's training dancers beside the video's own camera's
+    assert runs.loc["base", "figure6_motion_all_cameras"] == pytest.approx(0.48)
     # the run's summary shows the spread over seeds, read from seeds.csv
-    assert "figure6_motion 0.425 [0.250, 0.600]" in "\n".join(_seeds(tmp_path))
+    seeds = "\n".join(_seeds(tmp_path))
+    assert "figure6_motion 0.425 [0.250, 0.600]" in seeds
+    assert "figure6_motion_all_cameras 0.340 [0.200, 0.480]" in seeds
 
 
 def test_one_video_gives_an_empty_fvd_not_nan(tmp_path):

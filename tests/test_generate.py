@@ -129,6 +129,25 @@ def test_placement_and_studio_are_measured_from_training_frames():
     assert abs(p.height - 25 / 64) < 0.04 and abs(p.feet_y - 57 / 64) < 0.03 and 0.25 < p.centre_x < 0.75
 
 
+
+def test_training_motion_is_measured_camera_by_camera(tmp_path):
+    """The yardstick of Figure 6: the same dance filmed larger by one camera is faster in pixels."""
+    import pandas as pd
+
+    from dabfusion.generate import training_motion
+
+    rows = []
+    for cam, h in (("c01", 16), ("c09", 32)):  # c09 frames the dancer twice as large
+        video = np.stack([figure(np.full((64, 64, 3), 90, np.uint8), 20 + (h // 8) * abs(i % 6 - 3), 60, h)
+                          for i in range(16)])
+        np.save(tmp_path / f"{cam}.npy", video)
+        rows.append({"split": "train", "camera": cam.upper(), "frames_file": tmp_path / f"{cam}.npy",
+                     "start_frame": 0, "n_frames": 16, "fps": 15.0})
+    clips = pd.DataFrame(rows)
+    small, large = training_motion(clips, camera="c01"), training_motion(clips, camera="c09")
+    assert 1.6 < large / small < 2.5
+    assert training_motion(clips) == pytest.approx((small + large) / 2)
+
 # --- long music: windows, continued --------------------------------------------------------------------
 def test_windows_cover_the_dance():
     from dabfusion.generate import window_starts

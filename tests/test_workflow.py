@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -217,6 +218,10 @@ def test_smoke_run_end_to_end(tmp_path):
     assert (fig6.frames == 30).all() and all(Path(v).stat().st_size > 0 for v in fig6.video)
     bundle = __import__("json").loads((Path(tmp_path) / "results/generator/generator.json").read_text())
     assert bundle["training_motion"] > 0 and (fig6.motion_vs_training >= 0).all()
+    # each video against the training dancers of its own camera
+    yardstick = fig6.camera.map(bundle["training_motion_by_camera"])
+    assert (yardstick > 0).all()
+    assert np.allclose(fig6.motion_vs_training * yardstick, fig6.motion_vs_all_cameras * bundle["training_motion"])
     assert any(n.endswith("figure6.png") for n in names)
     # your own dancer: the generator bundle of these checkpoints, then `dabfusion generate`
     res = run([f"{tmp_path}/results/generator", "--cores", "2", "--configfile", "presets/smoke.yaml",
