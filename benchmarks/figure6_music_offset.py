@@ -1,0 +1,66 @@
+"""Does Figure 6's motion depend on where the music starts? Figure 6's dancers and tracks, each
+danced three ways with one bundle: 4 s from the track's start (Figure 6 itself), 4 s of the
+track cut at OFFSET seconds (the cut audio is all `dabfusion generate` sees), and 8 s from the
+start, measured over its first and its second 4 s.
+
+    .venv/bin/python benchmarks/figure6_music_offset.py BUNDLE --results RESULTS --data DATA [--offset 4]
+
+Run in the run's folder (the music table's paths are relative to it). Prints, per video and on
+average, the dancer's speed over the training dancers' of the same camera (as Figure 6's
+``motion_vs_training``). A cut that moves less than the same music inside a longer dance from
+the start points at how the music features are computed from the audio given, not at the music.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from dabfusion.generate import Generator, dance_length, load_bundle, prepare_reference  # noqa: E402
+from dabfusion.metrics.alignment import video_motion_envelope  # noqa: E402
+from dabfusion.report import figure6_plan  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("bundle", type=Path)
+    ap.add_argument("--results", type=Path, required=True, help="the run's results_dir (its figure6/photos)")
+    ap.add_argument("--data", type=Path, required=True, help="the run's data_dir (its processed/music.csv)")
+    ap.add_argument("--offset", type=float, default=4.0)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    args = ap.parse_args()
+    bundle = load_bundle(args.bundle)
+    gen = Generator(bundle, device="cpu")
+    music = pd.read_csv(args.data / "processed" / "music.csv").set_index("music_id")
+    dancers, tracks = figure6_plan({"source": "synthetic", "figure6": {"dancers": None, "tracks": None},
+                                    "synthetic": {"genres": ["BR", "PO", "LO"], "dancers_per_genre": 2}})
+    yardstick = bundle.meta["training_motion_by_camera"]
+    rows = []
+    for i, (dancer, track) in enumerate([(d, t) for d in dancers for t in tracks]):
+        camera = bundle.meta["cameras"][dancers.index(dancer) % len(bundle.meta["cameras"])]
+        ref = prepare_reference(bundle, args.results / "figure6" / "photos" / f"{dancer}.png",
+                                background_from=camera).frame
+        samples, sr = np.load(music.loc[track, "file"]), int(music.loc[track, "sample_rate"])
+
+        def motion(audio: np.ndarray, seconds: float) -> np.ndarray:
+            n = dance_length(audio, sr, bundle.fps, gen.sampler.n_frames, seconds, track)
+            return video_motion_envelope(gen.dance(ref, audio, sr, n, i), bundle.fps) / yardstick[camera]
+
+        long = motion(samples, 2 * args.seconds)
+        half = len(long) // 2
+        rows.append({"dancer": dancer, "track": track, "camera": camera,
+                     "from_start": float(motion(samples, args.seconds).mean()),
+                     f"cut_at_{args.offset:g}s": float(motion(samples[int(args.offset * sr):], args.seconds).mean()),
+                     "long_first_half": float(long[:half].mean()), "long_second_half": float(long[half:].mean())})
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    print(table.round(3).to_string(index=False))
+    print("mean:", table.mean(numeric_only=True).round(3).to_dict())
+
+
+if __name__ == "__main__":
+    main()
