@@ -19,6 +19,18 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the key and what is allowed."""
 
 
+def check_interpreter_path(executable: str) -> None:
+    """Refuse a Python whose path has whitespace, before any job runs.
+
+    Snakemake starts every ``script:`` job as ``{python} {script}`` with the interpreter's path
+    unquoted (snakemake/snakemake#2645, open in 9.x), so from such a checkout every job fails
+    mid-run with "No such file or directory". One clear line up front instead."""
+    if any(c.isspace() for c in executable):
+        raise ConfigError(f"the Python running Snakemake is at a path with a space ({executable!r}): Snakemake "
+                          "cannot start the pipeline's scripts from there (snakemake/snakemake#2645); clone the "
+                          "repository to a path without spaces and run `make setup` (or `make demo`) there")
+
+
 def load_schema() -> dict:
     text = resources.files("dabfusion.schemas").joinpath(SCHEMA_FILE).read_text()
     return yaml.safe_load(text)

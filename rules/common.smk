@@ -7,7 +7,7 @@ sys.path.insert(0, workflow.basedir)
 
 from snakemake.exceptions import WorkflowError  # noqa: E402
 
-from dabfusion.config import check_cluster_rules, validate_config  # noqa: E402
+from dabfusion.config import check_cluster_rules, check_interpreter_path, validate_config  # noqa: E402
 from dabfusion.plan import (  # noqa: E402
     ADAPTER_EVAL,
     BASE,
@@ -32,6 +32,7 @@ from dabfusion.report import figure6_plan  # noqa: E402
 
 # Validate when the DAG is built: an unknown or misspelt key fails here, naming the key.
 config.update(validate_config(config))
+check_interpreter_path(sys.executable)
 
 # every artefact path comes from the plan (dabfusion/plan.py), shared with the tables and scripts
 P = Paths(data=config["data_dir"], results=config["results_dir"])

@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from dabfusion.config import ConfigError, load_config, validate_config
+from dabfusion.config import ConfigError, check_interpreter_path, load_config, validate_config
 
 from .conftest import ROOT
 
@@ -97,3 +97,10 @@ def test_a_variant_repeats_a_setting_with_its_own_seed():
     assert cfg["diffusion"]["variants"]["base_seed1"]["seed"] == 1
     with pytest.raises(ConfigError, match="seed"):
         validate_config({"diffusion": {"variants": {"base": {"seed": -1}}}})
+
+
+def test_a_python_at_a_path_with_a_space_is_refused_in_one_line():
+    """Snakemake runs script jobs with the interpreter's path unquoted (snakemake#2645)."""
+    check_interpreter_path("/home/me/dabfusion/.venv/bin/python")  # no space: accepted
+    with pytest.raises(ConfigError, match="path with a space.*clone the repository to a path without spaces"):
+        check_interpreter_path("/home/me/my projects/dabfusion/.venv/bin/python")
