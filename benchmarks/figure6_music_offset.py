@@ -7,6 +7,10 @@ the same music, to tell which part carries the difference.
 
     .venv/bin/python benchmarks/figure6_music_offset.py BUNDLE --results RESULTS --data DATA [--offset 4] [--swap]
 
+The dancers, tracks, cameras and sampling seeds are those of the Figure 6 table made with the
+bundle (``--figure6``, by default the run's ``figure6/figure6.csv``), so "from the start"
+reproduces its ``motion_vs_training``.
+
 Run in the run's folder (the music table's paths are relative to it). Prints, per video and on
 average, the dancer's speed over the training dancers' of the same camera (as Figure 6's
 ``motion_vs_training``). A cut that moves less than the same music inside a longer dance from
@@ -25,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 from dabfusion.generate import Generator, dance_length, load_bundle, prepare_reference  # noqa: E402
 from dabfusion.metrics.alignment import video_motion_envelope  # noqa: E402
 from dabfusion.music.embedding import MOVEMENT_DIM, STYLE_DIM  # noqa: E402
-from dabfusion.report import figure6_plan  # noqa: E402
 
 PARTS = {"style": slice(0, STYLE_DIM), "movement": slice(STYLE_DIM, STYLE_DIM + MOVEMENT_DIM)}
 
@@ -52,16 +55,16 @@ def main() -> None:
     ap.add_argument("--offset", type=float, default=4.0)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--swap", action="store_true", help="also the cut with e_c or e_w from the full track")
+    ap.add_argument("--figure6", type=Path, help="the Figure 6 table made with BUNDLE (default: the run's)")
     args = ap.parse_args()
     bundle = load_bundle(args.bundle)
     gen = Generator(bundle, device="cpu")
     music = pd.read_csv(args.data / "processed" / "music.csv").set_index("music_id")
-    dancers, tracks = figure6_plan({"source": "synthetic", "figure6": {"dancers": None, "tracks": None},
-                                    "synthetic": {"genres": ["BR", "PO", "LO"], "dancers_per_genre": 2}})
+    figure6 = pd.read_csv(args.figure6 or args.results / "figure6" / "figure6.csv")
     yardstick = bundle.meta["training_motion_by_camera"]
     rows = []
-    for i, (dancer, track) in enumerate([(d, t) for d in dancers for t in tracks]):
-        camera = bundle.meta["cameras"][dancers.index(dancer) % len(bundle.meta["cameras"])]
+    # row i of the table was sampled with seed figure6.seed + i (0 + i by default), as here
+    for i, (dancer, track, camera) in enumerate(figure6[["dancer", "track", "camera"]].itertuples(index=False)):
         ref = prepare_reference(bundle, args.results / "figure6" / "photos" / f"{dancer}.png",
                                 background_from=camera).frame
         samples, sr = np.load(music.loc[track, "file"]), int(music.loc[track, "sample_rate"])
