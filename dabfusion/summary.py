@@ -69,7 +69,10 @@ def _beat_effect(results: Path) -> list[str]:
 def _seeds(results: Path) -> list[str]:
     s = pd.read_csv(results / SEEDS_TABLE)
     stats = s[s.method.isin(["mean", "min", "max"])]
-    lines = ["## Repeats with other seeds (`seeds.csv`)", ""]
+    lines = ["## Repeats with other seeds (`seeds.csv`)", "",
+             "Repeat k trains stage 2 with seed k and samples its videos with noise k, one draw each: the spread "
+             "is of both, and the draw alone moves a seed's figures about as much as the seeds differ "
+             "(docs/dancing-on-the-beat.md, finding 16).", ""]
     for setting, part in stats.groupby("setting", sort=False):
         p = part.set_index("method")
         n = int(((s.setting == setting) & ~s.method.isin(["mean", "min", "max"])).sum())

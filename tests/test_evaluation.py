@@ -177,6 +177,7 @@ def test_seed_table_carries_figure6_of_each_repeat(tmp_path):
     seeds = "\n".join(_seeds(tmp_path))
     assert "figure6_motion 0.425 [0.250, 0.600]" in seeds
     assert "figure6_motion_all_cameras 0.340 [0.200, 0.480]" in seeds
+    assert "samples its videos with noise k, one draw each" in seeds  # what the spread is of
 
 
 def test_one_video_gives_an_empty_fvd_not_nan(tmp_path):

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "stage2_lab_table.py"
 
@@ -46,3 +48,39 @@ def test_a_missing_block_is_one_line_naming_the_file(tmp_path):
     begin, end = "<!-- stage-2 lab s9: begin -->", "<!-- stage-2 lab s9: end -->"
     assert res.stderr.strip() == f"{doc}: no '{begin}' ... '{end}' block to replace"
     assert doc.read_text() == "no markers here\n"
+
+
+def test_figure6_sampling_table_and_bundle_settings(tmp_path):
+    """figure6_sampling.py: its table names each run's noise seed and settings with the mean and
+    range of its videos, in its own block; a bundle copy takes sampling keys and refuses others."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("figure6_sampling", ROOT / "benchmarks" / "figure6_sampling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "unet.safetensors").write_bytes(b"bundle's")
+    (bundle / "lfae.safetensors").write_bytes(b"lfae")
+    (bundle / "generator.json").write_text(json.dumps({"sampling": {"steps": 50, "guidance": 3.0}}))
+    other = tmp_path / "model.safetensors"
+    other.write_bytes(b"other")
+    out = module.linked_bundle(bundle, tmp_path / "out" / "generator", ["steps=100"], other)
+    assert json.loads((out / "generator.json").read_text())["sampling"] == {"steps": 100, "guidance": 3.0}
+    assert (out / "unet.safetensors").read_bytes() == b"other" and (out / "lfae.safetensors").read_bytes() == b"lfae"
+    assert json.loads((bundle / "generator.json").read_text())["sampling"]["steps"] == 50  # the bundle is untouched
+    with pytest.raises(SystemExit, match="'stpes' is not a sampling key"):
+        module.linked_bundle(bundle, tmp_path / "bad", ["stpes=100"], None)
+
+    run = tmp_path / "s10_draw100"
+    run.mkdir()
+    (run / "settings.json").write_text(json.dumps({"bundle": "b", "seed": 100, "set": ["guidance=4.0"], "unet": None}))
+    (run / "figure6.csv").write_text("dancer,motion_vs_training\nd06,0.2\nd12,0.6\n")
+    doc = tmp_path / "doc.md"
+    doc.write_text("before\n<!-- figure6 sampling: begin -->\nold\n<!-- figure6 sampling: end -->\nafter\n")
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "figure6_sampling.py"), "table", str(run),
+                    "--write", str(doc)], check=True, capture_output=True, cwd=ROOT)
+    text = doc.read_text()
+    assert "old" not in text and text.startswith("before\n") and text.endswith("after\n")
+    row = next(line for line in text.splitlines() if "s10_draw100" in line)
+    assert "100" in row and "guidance=4.0" in row and "0.400 (0.200-0.600)" in row
