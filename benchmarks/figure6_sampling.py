@@ -53,7 +53,7 @@ def linked_bundle(bundle: Path, out: Path, sets: list[str], unet: Path | None) -
         if key not in meta["sampling"]:
             raise SystemExit(f"--set {item}: {key!r} is not a sampling key ({', '.join(meta['sampling'])})")
         meta["sampling"][key] = value(text)
-    (out / "generator.json").write_text(json.dumps(meta, indent=1))
+    write_json_atomic(out / "generator.json", meta)
     return out
 
 
@@ -102,7 +102,10 @@ def main() -> None:
     t.add_argument("outs", type=Path, nargs="+")
     t.add_argument("--write", type=Path)
     args = ap.parse_args()
-    run(args) if args.command == "run" else table(args)
+    if args.command == "run":
+        run(args)
+    else:
+        table(args)
 
 
 if __name__ == "__main__":
