@@ -54,13 +54,13 @@ def test_flows(ds, cond, test: pd.DataFrame, scfg: dict):
     """Per batch of 8 test clips: (reference frames, generated flows a0, beats e_b), sampled from
     each clip's own seed as ``dabfusion generate`` does; from ``sampling.noise_seed`` when set,
     as the pipeline does for the repeat of seed k (noise k)."""
-    from dabfusion.sampling import clip_seed
+    from dabfusion.sampling import clip_seed, noise_seed
 
     for lo in range(0, len(test), 8):
         part = test.iloc[lo:lo + 8]
         ref = torch.stack([to_tensor(load_clip(c.frames_file, c.start_frame, 1))[0] for c in part.itertuples()])
         e, beats = cond.get(part.window_id)
-        gens = [torch.Generator().manual_seed(clip_seed(scfg.get("noise_seed", scfg["seed"]), c)) for c in part.clip_id]
+        gens = [torch.Generator().manual_seed(clip_seed(noise_seed(scfg), c)) for c in part.clip_id]
         yield ref, ds.space.to_flows(ds.flows(ds.lfae.encode(ref)[-1], e, beats, scfg, gens)), beats
 
 

@@ -38,6 +38,12 @@ def clip_seed(seed: int, clip_id: str) -> int:
     return zlib.crc32(f"{seed}:{clip_id}".encode())
 
 
+def noise_seed(scfg: dict) -> int:
+    """The seed of a run's sampling noise: a repeat's own ``noise_seed`` (set per variant by the
+    workflow), else ``sampling.seed``."""
+    return scfg.get("noise_seed", scfg["seed"])
+
+
 def save_generated(out_dir: Path, clip_id: str, video: np.ndarray, fps: float, audio: np.ndarray,
                    sample_rate: int) -> tuple[str, str]:
     """Write ``{out_dir}/frames/{clip_id}.npy`` (for the metrics) and ``videos/{clip_id}.mp4`` (music muxed)."""
@@ -183,7 +189,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
         gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in part.itertuples()]
         ref = torch.stack([to_tensor(v[:1])[0] for v in gt])
         e, beats = cond.get(part.window_id)
-        seeds = [clip_seed(scfg.get("noise_seed", scfg["seed"]), c) for c in part.clip_id]
+        seeds = [clip_seed(noise_seed(scfg), c) for c in part.clip_id]
         t0 = time.perf_counter()
         videos = ds.generate(ref, e, beats, scfg, seeds)
         per_video = (time.perf_counter() - t0) / len(part)
