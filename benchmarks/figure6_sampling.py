@@ -13,7 +13,8 @@ model (``model.safetensors`` of a training or lab run) in place of the bundle's.
 (a bundle that links to BUNDLE's files, the videos, figure6.{csv,png}) and prints each video's
 ``motion_vs_training`` and their mean. ``table``: one row per OUT (its settings, the mean and the
 range over its videos), printed and, with ``--write``, put between the markers
-``<!-- figure6 sampling: begin -->`` and ``<!-- figure6 sampling: end -->`` of DOC.
+``<!-- figure6 sampling: begin -->`` and ``<!-- figure6 sampling: end -->`` of DOC (with ``--block
+NAME``: ``<!-- figure6 sampling NAME: begin -->`` ..., so a later set of runs gets a table of its own).
 """
 
 import argparse
@@ -84,7 +85,8 @@ def table(args) -> None:
     text = pd.DataFrame(rows).to_markdown(index=False)
     print(text)
     if args.write:
-        replace_marked_block(args.write, "<!-- figure6 sampling: begin -->", "<!-- figure6 sampling: end -->", text)
+        name = f"figure6 sampling {args.block}" if args.block else "figure6 sampling"
+        replace_marked_block(args.write, f"<!-- {name}: begin -->", f"<!-- {name}: end -->", text)
 
 
 def main() -> None:
@@ -101,6 +103,7 @@ def main() -> None:
     t = sub.add_parser("table", help="one row per finished OUT")
     t.add_argument("outs", type=Path, nargs="+")
     t.add_argument("--write", type=Path)
+    t.add_argument("--block", help="write to the markers of this name (see above)")
     args = ap.parse_args()
     if args.command == "run":
         run(args)

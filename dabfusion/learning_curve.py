@@ -9,6 +9,9 @@ dancer is far below 1), and FVD against those ground-truth clips.
     motion_vs_gt = mean dancer speed of the generated clips / that of their ground truth
     speed_on_off_beat = mean speed on frames within half a frame of a beat / on the others
                         (real dance slows down on the beat: well under 1)
+
+``stage1_ceiling`` scores the same test clips re-animated through stage 1 with their own
+flows: what a stage 2 that generated each clip's true flows would score through this stage 1.
 """
 
 from __future__ import annotations
@@ -131,3 +134,39 @@ def _plot(table: pd.DataFrame, out_png: Path) -> None:
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def stage1_ceiling(lfae_file: Path, clips_file: Path, beats_file: Path, scfg: dict, out_csv: Path) -> pd.DataFrame:
+    """Score the sampling rule's test clips re-animated through stage 1 with their own flows.
+
+    Each clip's flows from its first frame (``flow_cache.clip_flows``) move that frame through
+    the decoder as generated flows do (``sampling.render_flows``); the videos are scored as the
+    learning curve scores a model. A model whose motion exceeds this one's generates flows
+    faster than the clips' own (docs/dancing-on-the-beat.md, finding 17). Writes one row.
+    """
+    import torch
+
+    from .checkpoints import load_lfae
+    from .clips import select_clips
+    from .io import write_table_atomic
+    from .metrics.image import to_tensor
+    from .music.features import with_window_ids
+    from .sampling import render_flows
+    from .training.flow_cache import clip_flows
+
+    lfae = load_lfae(lfae_file).eval()
+    clips = pd.read_parquet(clips_file)
+    test = select_clips(with_window_ids(clips[clips.split == "test"]), scfg["max_clips"], scfg["seed"])
+    beats = pd.read_parquet(beats_file).set_index("music_id")["beats"]
+    videos = []
+    with torch.no_grad():
+        for c in test.itertuples():
+            frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
+            grid, occ, _ = clip_flows(lfae, frames)
+            videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
+    row = beat_motion_scores(videos, test, lambda m: beats[m])
+    table = pd.DataFrame([{"method": "stage-1 reconstruction", **row}])
+    write_table_atomic(out_csv, table)
+    log.info("stage-1 ceiling on %d test clips: motion_vs_gt %.3f, mm_align %.3f (chance %.3f)", row["clips"],
+             row["motion_vs_gt"], row["mm_align"], row["mm_align_shifted"])
+    return table

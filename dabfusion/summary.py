@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .io import write_text_atomic
-from .plan import FIGURE6_TABLE, LEARNING_CURVE, RUNTIMES, SEEDS_TABLE, STAGE1_TABLE, table_name
+from .plan import FIGURE6_TABLE, LEARNING_CURVE, RUNTIMES, SEEDS_TABLE, STAGE1_CEILING, STAGE1_TABLE, table_name
 
 NAMES = {"gt": "ground truth", "base": "DabFusion", "static": "static", "retrieval": "retrieval",
          "long": "DabFusion 2N frames", "nobeat": "no beat", "globalbeat": "beats in e only (paper)"}
@@ -114,6 +114,15 @@ def _stage1(results: Path) -> list[str]:
             _md(r[["method", "psnr", "ssim", "lpips", "pairs"]].round(4))]
 
 
+def _stage1_ceiling(results: Path) -> list[str]:
+    r = pd.read_csv(results / STAGE1_CEILING).iloc[0]
+    return ["## Stage 1's ceiling (`report/stage1_ceiling.csv`)", "",
+            f"The {int(r.clips)} test clips re-animated through stage 1 with their own flows: motion "
+            f"{_f(r.motion_vs_gt)} of the ground truth's, 2D-MM Align {_f(r.mm_align)} (chance control "
+            f"{_f(r.mm_align_shifted)}). A stage 2 that generated each clip's true flows would score this; a model "
+            "that moves more generates flows faster than the clips' own (docs/dancing-on-the-beat.md, finding 17)."]
+
+
 def _times(results: Path) -> list[str]:
     t = pd.read_csv(results / RUNTIMES)
     wall = t[t.job.str.startswith("WALL")]
@@ -128,7 +137,7 @@ def _times(results: Path) -> list[str]:
 
 SECTIONS = [(table_name(1), _quality), (table_name(3), _alignment), (table_name(6), _beat_effect),
             (SEEDS_TABLE, _seeds), (FIGURE6_TABLE, _figure6), (LEARNING_CURVE, _curve), (STAGE1_TABLE, _stage1),
-            (RUNTIMES, _times)]
+            (STAGE1_CEILING, _stage1_ceiling), (RUNTIMES, _times)]
 
 
 def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, seeds: dict, source: str) -> str:

@@ -21,6 +21,7 @@ from dabfusion.plan import (  # noqa: E402
     RUNTIMES,
     SEEDS_TABLE,
     SIDE_BY_SIDE,
+    STAGE1_CEILING,
     STAGE1_GRID,
     STAGE1_TABLE,
     SUMMARY,

@@ -173,11 +173,33 @@ rule runtime_table:
         "../scripts/runtime_table.py"
 
 
+rule stage1_ceiling:
+    input:
+        lfae=P.lfae,
+        clips=P.clips(BASE_N),
+        frames=FRAME_SHARDS,
+        beats=P.evaluation_beats,
+    output:
+        csv=report(P.result(STAGE1_CEILING), caption="../report/stage1_ceiling.rst", category="Stage 1"),
+    params:
+        sampling=config["sampling"],
+    log:
+        P.log("stage1_ceiling"),
+    threads: JOB_THREADS
+    resources:
+        **cluster_resources("stage1_ceiling"),
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/stage1_ceiling.py"
+
+
 rule summary:
     input:
         tables=[P.table(k) for k in available_tables()],
         figure6=P.result(FIGURE6_TABLE),
         stage1=P.result(STAGE1_TABLE),
+        stage1_ceiling=P.result(STAGE1_CEILING),
         table1_meta=P.table(1, "json"),
         runtimes=P.result(RUNTIMES),
         extra=optional_results(),

@@ -84,3 +84,32 @@ def test_figure6_sampling_table_and_bundle_settings(tmp_path):
     assert "old" not in text and text.startswith("before\n") and text.endswith("after\n")
     row = next(line for line in text.splitlines() if "s10_draw100" in line)
     assert "100" in row and "guidance=4.0" in row and "0.400 (0.200-0.600)" in row
+
+    both = ("<!-- figure6 sampling: begin -->\nfirst\n<!-- figure6 sampling: end -->\n"
+            "<!-- figure6 sampling s11: begin -->\nsecond\n<!-- figure6 sampling s11: end -->\n")
+    doc.write_text(both)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "figure6_sampling.py"), "table", str(run),
+                    "--write", str(doc), "--block", "s11"], check=True, capture_output=True, cwd=ROOT)
+    text = doc.read_text()
+    assert "first" in text and "second" not in text  # only the named block is replaced
+    assert text.index("s10_draw100") > text.index("<!-- figure6 sampling s11: begin -->")
+
+
+def test_truth_column_is_each_runs_flow_speed_over_the_recon_runs(tmp_path):
+    """--truth: the generated flows' speed over the test clips' own stage-1 flows, per run and per group."""
+    fast, slow = lab_run(tmp_path / "fast", 1.0), lab_run(tmp_path / "slow", 0.7)
+    data = json.loads((slow / "lab.json").read_text())
+    (slow / "lab.json").write_text(json.dumps({**data, "flow_speed": 0.01}))
+    recon = tmp_path / "recon"
+    recon.mkdir()
+    (recon / "lab.json").write_text(json.dumps({"setting": "recon", "flow_speed": 0.01, "motion_vs_gt": 0.75}))
+    res = subprocess.run([sys.executable, str(SCRIPT), str(fast), str(slow), "--truth", str(recon),
+                          "--group", f"both={fast},{slow}"], check=True, capture_output=True, text=True, cwd=ROOT)
+    lines = res.stdout.splitlines()
+    assert lines[0].endswith("| flow_speed | flow_speed_vs_truth |")
+    assert next(line for line in lines if line.startswith("| fast |")).endswith("| 0.02 | 2 |")
+    assert next(line for line in lines if line.startswith("| slow |")).endswith("| 0.01 | 1 |")
+    assert next(line for line in lines if line.startswith("| both |")).endswith("| 1.500 (1.000-2.000) |")
+    plain = subprocess.run([sys.executable, str(SCRIPT), str(fast)], check=True, capture_output=True, text=True,
+                           cwd=ROOT).stdout
+    assert "flow_speed_vs_truth" not in plain

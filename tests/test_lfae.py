@@ -228,3 +228,37 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_clips, tmp_path):
     train_lfae(_train_cfg(epochs=2, lr=1e-3), tiny_clips, tmp_path, progress=False)  # changed: starts over
     assert (tmp_path / "checkpoint.pt.stale").exists()
     assert pd.read_csv(tmp_path / "loss.csv").epoch.tolist() == [1, 2]
+
+
+def test_stage1_ceiling_scores_the_test_clips_reanimated_by_their_own_flows(tiny_clips, tmp_path):
+    """An untrained stage 1 (identity motion) re-animates every test clip as its first frame held:
+    its ceiling has almost none of the ground truth's motion, scored on the sampling rule's clips."""
+    from dabfusion.learning_curve import stage1_ceiling
+    from dabfusion.training.runtime import save_weights
+
+    cfg = LFAEConfig(image_size=32, **{**TINY, "hourglass": tuple(TINY["hourglass"])})
+    torch.manual_seed(0)
+    lfae_file = tmp_path / "lfae.safetensors"
+    save_weights(lfae_file, LatentFlowAE(cfg), cfg.to_dict())
+    clips = pd.read_parquet(tiny_clips)
+    test = clips[clips.split == "test"]
+    beats = tmp_path / "beats.parquet"
+    pd.DataFrame({"music_id": sorted(clips.music_id.unique()),
+                  "beats": [np.arange(0.0, 30.0, 0.5)] * clips.music_id.nunique()}).to_parquet(beats)
+    out = tmp_path / "report" / "stage1_ceiling.csv"
+    table = stage1_ceiling(lfae_file, tiny_clips, beats, {"max_clips": 3, "seed": 0}, out)
+    row = pd.read_csv(out).iloc[0]
+    assert len(table) == 1 and row["method"] == "stage-1 reconstruction"
+    assert row.clips == min(3, len(test))
+    assert 0 <= row.motion_vs_gt < 0.2
+    assert 0 <= row.mm_align <= 1 and 0 <= row.mm_align_shifted <= 1
+    # the ratio is over real motion: the same clips as their own videos score 1
+    from dabfusion.clips import select_clips
+    from dabfusion.frames import load_clip
+    from dabfusion.learning_curve import beat_motion_scores
+    from dabfusion.music.features import with_window_ids
+
+    chosen = select_clips(with_window_ids(test), 3, 0)
+    gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in chosen.itertuples()]
+    by_music = pd.read_parquet(beats).set_index("music_id")["beats"]
+    assert beat_motion_scores(gt, chosen, lambda m: by_music[m])["motion_vs_gt"] == pytest.approx(1.0)

@@ -74,7 +74,7 @@ def test_default_target_ends_in_all_six_tables(tmp_path):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     # gt, base, long, nobeat, globalbeat, static, retrieval
     assert jobs["make_table"] == 6 and jobs["score_videos"] == 7 and jobs["baseline_videos"] == 2
-    assert jobs["runtime_table"] == 1 and jobs["comparison_videos"] == 1
+    assert jobs["runtime_table"] == 1 and jobs["comparison_videos"] == 1 and jobs["stage1_ceiling"] == 1
 
 
 def test_bench_preset_trains_longer_and_draws_the_learning_curve(tmp_path):
@@ -184,8 +184,12 @@ def test_smoke_run_end_to_end(tmp_path):
     # every figure of the summary and of the README's block is one of the run's results files
     from dabfusion.summary import unmatched_figures
 
+    # stage 1's ceiling: the same test clips re-animated with their own flows, in the summary
+    ceiling = pd.read_csv(out / "report/stage1_ceiling.csv").iloc[0]
+    assert ceiling.clips == len(pd.read_csv(out / "samples/base/samples.csv")) and ceiling.motion_vs_gt > 0
+    assert f"motion {ceiling.motion_vs_gt:.3f} of the ground truth's" in summary
     files = [*out.glob("*.csv"), out / "figure6/figure6.csv", out / "report/learning_curve.csv",
-             out / "lfae/reconstruction.csv"]
+             out / "lfae/reconstruction.csv", out / "report/stage1_ceiling.csv"]
     readme = subprocess.run([sys.executable, str(ROOT / "tools/readme-figures.py"), str(out)], check=True,
                             capture_output=True, text=True).stdout
     assert "Wall time of the benchmarked jobs" in summary and "Benchmarked jobs spanned" in readme
