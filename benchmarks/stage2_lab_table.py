@@ -36,27 +36,21 @@ COLUMNS = ["mm_align", "mm_align_shifted", "speed_on_off_beat", "motion_vs_gt", 
 TRUTH_COLUMN = "flow_speed_vs_truth"
 
 
-def load(folder: Path, truth_speed: float | None) -> dict:
-    """A run's lab.json, with its flow speed over the truth's when ``truth_speed`` is given."""
-    r = json.loads((Path(folder) / "lab.json").read_text())
-    if truth_speed:
-        r[TRUTH_COLUMN] = r["flow_speed"] / truth_speed
-    return r
+def with_truth(r: dict, truth_speed: float | None) -> dict:
+    """``r`` with its flow speed over the truth's, when ``truth_speed`` is given."""
+    return {**r, TRUTH_COLUMN: r["flow_speed"] / truth_speed} if truth_speed and "flow_speed" in r else r
+
+
+def load(folder: Path, truth_speed: float | None = None) -> dict:
+    return with_truth(json.loads((Path(folder) / "lab.json").read_text()), truth_speed)
 
 
 def rows(folder: Path, columns: list[str], truth_speed: float | None = None) -> list[str]:
     """The run's row, after one row per snapshot of its learning curve."""
     r = load(folder, truth_speed)
-    curve = [row(f"{folder.name} after {c['epoch']} epochs", load_curve_point(r, c, truth_speed), columns)
+    curve = [row(f"{folder.name} after {c['epoch']} epochs", with_truth({**r, **c}, truth_speed), columns)
              for c in r.get("curve", [])]
     return curve + [row(folder.name, r, columns)]
-
-
-def load_curve_point(r: dict, point: dict, truth_speed: float | None) -> dict:
-    merged = {**r, **point}
-    if truth_speed and "flow_speed" in point:
-        merged[TRUTH_COLUMN] = point["flow_speed"] / truth_speed
-    return merged
 
 
 def row(name: str, r: dict, columns: list[str]) -> str:
@@ -106,7 +100,7 @@ def main() -> None:
     ap.add_argument("--block", help="write to the blocks named NAME (see the docstring)")
     ap.add_argument("--truth", type=Path, help="a --recon run: adds each run's flow speed over its (see the docstring)")
     args = ap.parse_args()
-    truth_speed = load(args.truth, None)["flow_speed"] if args.truth else None
+    truth_speed = load(args.truth)["flow_speed"] if args.truth else None
     text = table([f for f in args.folders if (f / "lab.json").exists()], truth_speed)
     seeds = seeds_table(args.group, truth_speed) if args.group else None
     if args.write:
