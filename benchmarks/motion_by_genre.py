@@ -26,10 +26,8 @@ from dabfusion.clips import select_clips  # noqa: E402
 from dabfusion.config import load_config  # noqa: E402
 from dabfusion.frames import load_clip  # noqa: E402
 from dabfusion.io import replace_marked_block  # noqa: E402
+from dabfusion.learning_curve import reanimate  # noqa: E402
 from dabfusion.metrics.alignment import video_motion_envelope  # noqa: E402
-from dabfusion.metrics.image import to_tensor  # noqa: E402
-from dabfusion.sampling import render_flows  # noqa: E402
-from dabfusion.training.flow_cache import clip_flows  # noqa: E402
 
 
 def speed(video: np.ndarray, fps: float) -> float:
@@ -39,13 +37,7 @@ def speed(video: np.ndarray, fps: float) -> float:
 def stage1_ceiling(lfae_file: Path, test: pd.DataFrame) -> list[float]:
     """Each test clip's speed re-animated from its first frame with its own stage-1 flows."""
     lfae = load_lfae(lfae_file)
-    out = []
-    with torch.no_grad():
-        for c in test.itertuples():
-            frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
-            grid, occ, _ = clip_flows(lfae, frames)
-            out.append(speed(render_flows(lfae, frames[:1], grid[None], occ[None])[0], c.fps))
-    return out
+    return [speed(reanimate(lfae, c)[0], c.fps) for c in test.itertuples()]
 
 
 def figure6_truth(clips: pd.DataFrame, figure6: pd.DataFrame, yardstick: dict) -> pd.DataFrame:

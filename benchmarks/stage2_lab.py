@@ -29,7 +29,6 @@ from dabfusion.metrics.alignment import video_motion_envelope
 from dabfusion.metrics.image import to_tensor
 from dabfusion.music.features import with_window_ids
 from dabfusion.plan import Paths
-from dabfusion.training.flow_cache import clip_flows
 
 
 def score(videos: list[np.ndarray], clips: pd.DataFrame, beats_of: pd.Series, gt_speed: float | None = None) -> dict:
@@ -141,15 +140,14 @@ def main() -> None:
         from dabfusion.checkpoints import load_lfae
         from dabfusion.diffusion import target
         from dabfusion.diffusion.conditions import MusicConditions
-        from dabfusion.sampling import render_flows
+        from dabfusion.learning_curve import reanimate
 
         lfae = load_lfae(lfae_file)
         flow_scale = json.loads(Path(paths.flows(n)).read_text())["flow_scale"]
         videos, flows = [], []
         for c in test.itertuples():
-            frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
-            grid, occ, _ = clip_flows(lfae, frames)
-            videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
+            video, grid, occ = reanimate(lfae, c)
+            videos.append(video)
             flows.append(target.encode(grid[None], occ[None], flow_scale))
         beats = MusicConditions(paths.music_embedding(n)).get(test.window_id)[1]
         result = {"setting": "recon", "stage1": str(lfae_file), **flow_timing(flows, [beats])}

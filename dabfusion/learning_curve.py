@@ -136,6 +136,21 @@ def _plot(table: pd.DataFrame, out_png: Path) -> None:
     plt.close(fig)
 
 
+def reanimate(lfae, clip):
+    """A clip (a row of the clip index) moved from its first frame by its own stage-1 flows:
+    video (N, S, S, 3) uint8 as generated videos are rendered, grids (N, h, w, 2), occlusion (N, 1, h, w)."""
+    import torch
+
+    from .metrics.image import to_tensor
+    from .sampling import render_flows
+    from .training.flow_cache import clip_flows
+
+    with torch.no_grad():
+        frames = to_tensor(load_clip(clip.frames_file, int(clip.start_frame), int(clip.n_frames)))
+        grid, occ, _ = clip_flows(lfae, frames)
+        return render_flows(lfae, frames[:1], grid[None], occ[None])[0], grid, occ
+
+
 def stage1_ceiling(lfae_file: Path, clips_file: Path, beats_file: Path, scfg: dict, out_csv: Path) -> pd.DataFrame:
     """Score the sampling rule's test clips re-animated through stage 1 with their own flows.
 
@@ -144,26 +159,16 @@ def stage1_ceiling(lfae_file: Path, clips_file: Path, beats_file: Path, scfg: di
     learning curve scores a model. A model whose motion exceeds this one's generates flows
     faster than the clips' own (docs/dancing-on-the-beat.md, finding 17). Writes one row.
     """
-    import torch
-
     from .checkpoints import load_lfae
     from .clips import select_clips
     from .io import write_table_atomic
-    from .metrics.image import to_tensor
     from .music.features import with_window_ids
-    from .sampling import render_flows
-    from .training.flow_cache import clip_flows
 
     lfae = load_lfae(lfae_file).eval()
     clips = pd.read_parquet(clips_file)
     test = select_clips(with_window_ids(clips[clips.split == "test"]), scfg["max_clips"], scfg["seed"])
     beats = pd.read_parquet(beats_file).set_index("music_id")["beats"]
-    videos = []
-    with torch.no_grad():
-        for c in test.itertuples():
-            frames = to_tensor(load_clip(c.frames_file, c.start_frame, c.n_frames))
-            grid, occ, _ = clip_flows(lfae, frames)
-            videos.append(render_flows(lfae, frames[:1], grid[None], occ[None])[0])
+    videos = [reanimate(lfae, c)[0] for c in test.itertuples()]
     row = beat_motion_scores(videos, test, lambda m: beats[m])
     table = pd.DataFrame([{"method": "stage-1 reconstruction", **row}])
     write_table_atomic(out_csv, table)
