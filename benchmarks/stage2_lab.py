@@ -119,6 +119,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="diffusion.KEY=VALUE or sampling.KEY=VALUE")
     ap.add_argument("--recon", action="store_true")
     ap.add_argument("--model", type=Path, help="score this trained model.safetensors instead of training one")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="with --model: sample at the guidance calibrated on training clips (sampling.calibration)")
     ap.add_argument("--data", type=Path, default=Path("resources/synthetic"))
     ap.add_argument("--results", type=Path, default=Path("results"))
     ap.add_argument("--max-clips", type=int, default=40)
@@ -152,8 +154,17 @@ def main() -> None:
         beats = MusicConditions(paths.music_embedding(n)).get(test.window_id)[1]
         result = {"setting": "recon", "stage1": str(lfae_file), **flow_timing(flows, [beats])}
     elif args.model:
+        calibrated = {}
+        if args.calibrate:
+            from dabfusion.calibration import calibrate_guidance
+
+            calibrated = calibrate_guidance(args.model, lfae_file, paths.clips(n), paths.music_embedding(n),
+                                            cfg["sampling"], cfg["sampling"]["calibration"], progress=False)
+            cfg["sampling"]["guidance"] = calibrated["guidance"]
+            print(json.dumps(calibrated), flush=True)
         r, videos, unseen = evaluate_model(args.model, args, cfg, test, feats, lfae_file, beats_of)
-        result = {"setting": args.set, "model": str(args.model), **r}
+        result = {"setting": args.set, "model": str(args.model), **r,
+                  **({"calibration": calibrated} if calibrated else {})}
     else:
         from dabfusion.training.diffusion import train_diffusion
 

@@ -65,6 +65,8 @@ def row(name: str, r: dict, columns: list[str]) -> str:
         pipeline = model.parents[1].name == "diffusion" and model.parents[2].name == "models"  # a run's variant
         owner = f"{model.parent.name} of {model.parents[3]}" if pipeline else model.parent.name
         setting = f"model of {owner}; {setting}"
+    if r.get("calibration"):  # stage2_lab.py --calibrate
+        setting += f"; guidance {r['calibration']['guidance']:.2f}, calibrated on training clips"
     cells = [f"{r[c]:.4g}" if isinstance(r.get(c), float) else "" for c in columns]
     return f"| {name} | {setting} | " + " | ".join(cells) + " |"
 

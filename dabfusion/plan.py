@@ -114,6 +114,10 @@ class Paths:
     def diffusion_loss(self, variant) -> str:
         return f"{self.models}/diffusion/{variant}/loss.csv"
 
+    def guidance(self, variant) -> str:
+        """The guidance scale calibrated for a variant's model (``sampling.calibration``)."""
+        return f"{self.models}/diffusion/{variant}/guidance.json"
+
     def snapshot(self, variant, epoch: int) -> str:
         return f"{self.models}/diffusion/{variant}/snapshots/epoch{epoch:04d}.safetensors"
 

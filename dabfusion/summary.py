@@ -123,6 +123,21 @@ def _stage1_ceiling(results: Path) -> list[str]:
             "that moves more generates flows faster than the clips' own (docs/dancing-on-the-beat.md, finding 17)."]
 
 
+def _guidance(results: Path, files: list[str]) -> list[str]:
+    """One line per variant: the guidance calibrated on its training clips, and what it was chosen from."""
+    lines = ["## Guidance calibrated per model (`models/diffusion/*/guidance.json`)", "",
+             "Each model samples at the classifier-free guidance where its generated training clips (not the test "
+             "clips) move as much as their ground truth (`sampling.calibration`; docs/dancing-on-the-beat.md, "
+             "finding 18).", ""]
+    for f in files:
+        g = json.loads((results / f).read_text())
+        tried = ", ".join(f"{_f(r)} at {s:g}" for s, r in zip(g["scales"], g["motion_ratio"]))
+        short = "; no scale tried reaches it" if g["motion_ratio"][-1] < g["target_motion"] else ""
+        lines.append(f"- {Path(f).parent.name}: {g['guidance']:.2f} (motion over the ground truth's on "
+                     f"{g['clips']} training clips: {tried}; target {g['target_motion']:g}{short}).")
+    return lines
+
+
 def _times(results: Path) -> list[str]:
     t = pd.read_csv(results / RUNTIMES)
     wall = t[t.job.str.startswith("WALL")]
@@ -154,6 +169,8 @@ def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, 
     for name, section in SECTIONS:
         if name in given:
             lines += [""] + section(results)
+        if name == LEARNING_CURVE and (calibrated := sorted(f for f in given if f.endswith("/guidance.json"))):
+            lines += [""] + _guidance(results, calibrated)
     text = "\n".join(lines) + "\n"
     write_text_atomic(out_md, text)
     return text
@@ -163,12 +180,24 @@ def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, 
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.])")
 
 
+def _json_numbers(obj) -> list[float]:
+    if isinstance(obj, bool):
+        return []
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else []
+    return [x for item in items for x in _json_numbers(item)]
+
+
 def figure_values(files: list[Path]) -> np.ndarray:
-    """Every number a summary or the README may show from these CSV files: each cell; each
+    """Every number a summary or the README may show from these CSV (or JSON) files: each cell; each
     column's mean, min and max; each cell over the ground truth's row of its table (a ratio);
     seconds as minutes."""
     values = []
     for f in files:
+        if Path(f).suffix == ".json":  # e.g. a calibrated guidance: every number in it
+            values.append(np.array(_json_numbers(json.loads(Path(f).read_text())), dtype=float))
+            continue
         t = pd.read_csv(f)
         num = t.select_dtypes("number")
         values += [num.to_numpy().ravel(), num.mean().to_numpy(), num.min().to_numpy(), num.max().to_numpy()]

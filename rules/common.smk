@@ -152,6 +152,29 @@ def diffusion_inputs(wildcards):
     }
 
 
+def calibrated_guidance(variant):
+    """The variant's calibrated guidance file as an input, when sampling.calibration is on."""
+    return {"guidance": P.guidance(variant)} if config["sampling"]["calibration"]["enabled"] else {}
+
+
+def calibration_files():
+    """The calibrated guidance of every variant a table scores (for the summary), when calibration is on."""
+    if not config["sampling"]["calibration"]["enabled"]:
+        return []
+    return [P.guidance(v) for v in scored_methods() if v in VARIANTS]
+
+
+def calibration_inputs(wildcards):
+    n = variant_frames(wildcards.variant)
+    return {
+        "model": P.diffusion(wildcards.variant),
+        "lfae": P.lfae,
+        "clips": P.clips(n),
+        "frames": FRAME_SHARDS,
+        "embedding": P.music_embedding(n),
+    }
+
+
 def sampling_inputs(wildcards):
     n = variant_frames(wildcards.variant)
     return {
@@ -161,6 +184,7 @@ def sampling_inputs(wildcards):
         "frames": FRAME_SHARDS,
         "embedding": P.music_embedding(n),
         "music": P.music_table,
+        **calibrated_guidance(wildcards.variant),
     }
 
 
@@ -299,8 +323,10 @@ def figure6_repeat_file(name, variant="{variant}"):
 
 def generator_inputs(wildcards):
     """The bundle's files: the base variant's stage 2, or a repeat's (``wildcards.variant``)."""
-    return {"lfae": P.lfae, "unet": P.diffusion(wildcards.get("variant", BASE)), "style": P.adapter("style"),
-            "movement": P.adapter("movement"), "clips": CLIPS, "frames": FRAME_SHARDS}
+    variant = wildcards.get("variant", BASE)
+    return {"lfae": P.lfae, "unet": P.diffusion(variant), "style": P.adapter("style"),
+            "movement": P.adapter("movement"), "clips": CLIPS, "frames": FRAME_SHARDS,
+            **calibrated_guidance(variant)}
 
 
 def figure6_inputs(wildcards):

@@ -54,6 +54,27 @@ rule train_diffusion:
         "../scripts/train_diffusion.py"
 
 
+rule calibrate_guidance:
+    input:
+        unpack(calibration_inputs),
+    output:
+        guidance=P.guidance("{variant}"),
+    params:
+        sampling=lambda wildcards: sampling_config(wildcards.variant),
+    log:
+        P.log("calibrate_guidance_{variant}"),
+    benchmark:
+        P.benchmark("calibrate_guidance_{variant}")
+    threads: JOB_THREADS
+    priority: base_first
+    resources:
+        **cluster_resources("calibrate_guidance", gpu=1 if config["sampling"]["device"] == "cuda" else 0),
+    conda:
+        "../envs/models.yaml"
+    script:
+        "../scripts/calibrate_guidance.py"
+
+
 rule sample_videos:
     input:
         unpack(sampling_inputs),
@@ -90,6 +111,7 @@ rule learning_curve:
         frames=FRAME_SHARDS,
         embedding=P.music_embedding(BASE_N),
         beats=P.evaluation_beats,
+        **calibrated_guidance(BASE),
     output:
         csv=report(P.result(LEARNING_CURVE), caption="../report/learning_curve.rst", category="Training"),
         png=P.result("report/learning_curve.png"),

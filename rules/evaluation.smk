@@ -203,6 +203,7 @@ rule summary:
         table1_meta=P.table(1, "json"),
         runtimes=P.result(RUNTIMES),
         extra=optional_results(),
+        guidance=calibration_files(),
     output:
         md=P.result(SUMMARY),
     params:

@@ -113,3 +113,12 @@ def test_truth_column_is_each_runs_flow_speed_over_the_recon_runs(tmp_path):
     plain = subprocess.run([sys.executable, str(SCRIPT), str(fast)], check=True, capture_output=True, text=True,
                            cwd=ROOT).stdout
     assert "flow_speed_vs_truth" not in plain
+
+
+def test_a_calibrated_run_names_its_guidance(tmp_path):
+    run = lab_run(tmp_path / "cal_seed1", 0.9)
+    r = json.loads((run / "lab.json").read_text())
+    r["calibration"] = {"guidance": 3.7412, "scales": [1.0, 2.0, 3.0, 4.0], "motion_ratio": [0.6, 0.7, 0.9, 1.04]}
+    (run / "lab.json").write_text(json.dumps(r))
+    res = subprocess.run([sys.executable, str(SCRIPT), str(run)], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "| cal_seed1 | sampling.steps=20; guidance 3.74, calibrated on training clips |" in res.stdout

@@ -1,5 +1,6 @@
 """The Snakemake workflow: dry runs, lint, config validation at DAG build, a real smoke run."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,7 @@ def test_default_target_ends_in_all_six_tables(tmp_path):
     # gt, base, long, nobeat, globalbeat, static, retrieval
     assert jobs["make_table"] == 6 and jobs["score_videos"] == 7 and jobs["baseline_videos"] == 2
     assert jobs["runtime_table"] == 1 and jobs["comparison_videos"] == 1 and jobs["stage1_ceiling"] == 1
+    assert "calibrate_guidance" not in jobs  # off in the default: one guidance for every model
 
 
 def test_bench_preset_trains_longer_and_draws_the_learning_curve(tmp_path):
@@ -86,6 +88,7 @@ def test_bench_preset_trains_longer_and_draws_the_learning_curve(tmp_path):
             if len(line.split()) == 2 and line.split()[1].isdigit()}
     assert jobs["learning_curve"] == 1 and jobs["train_diffusion"] == 6  # base three times: its seed spread
     assert jobs["seed_table"] == 1 and jobs["summary"] == 1
+    assert jobs["calibrate_guidance"] == 6  # every model its own guidance (finding 18)
 
 
 def test_aistpp_preset_fetches_weights_first(tmp_path):
@@ -159,7 +162,7 @@ def test_smoke_run_end_to_end(tmp_path):
     assert curve[["mm_align", "mm_align_shifted", "motion_vs_gt", "fvd"]].notna().all().all()
     assert (out / "report/learning_curve.png").stat().st_size > 1000
     for k in range(1, 7):
-        meta = __import__("json").loads((out / f"table{k}.json").read_text())
+        meta = json.loads((out / f"table{k}.json").read_text())
         assert meta["pretrained"]["i3d_pretrained"] is False and meta["source"] == "synthetic"
         assert "NOT comparable" in (out / f"table{k}.md").read_text()
         assert (out / f"table{k}.png").stat().st_size > 1000
@@ -188,8 +191,18 @@ def test_smoke_run_end_to_end(tmp_path):
     ceiling = pd.read_csv(out / "report/stage1_ceiling.csv").iloc[0]
     assert ceiling.clips == len(pd.read_csv(out / "samples/base/samples.csv")) and ceiling.motion_vs_gt > 0
     assert f"motion {ceiling.motion_vs_gt:.3f} of the ground truth's" in summary
+    # each model samples at the guidance calibrated on its training clips: the videos, the bundle, the summary
+    calibrated = sorted((out / "models/diffusion").glob("*/guidance.json"))
+    assert {p.parent.name for p in calibrated} == {"base", "base_seed1", "long", "nobeat", "globalbeat"}
+    for p in calibrated:
+        g = json.loads(p.read_text())
+        assert 1.0 <= g["guidance"] <= 2.0 and len(g["motion_ratio"]) == len(g["scales"]) >= 1
+        assert (pd.read_csv(out / f"samples/{p.parent.name}/samples.csv").guidance == g["guidance"]).all()
+    exported = json.loads((out / "generator/generator.json").read_text())["sampling"]["guidance"]
+    assert exported == json.loads((out / "models/diffusion/base/guidance.json").read_text())["guidance"]
+    assert "Guidance calibrated per model" in summary and "- nobeat: " in summary
     files = [*out.glob("*.csv"), out / "figure6/figure6.csv", out / "report/learning_curve.csv",
-             out / "lfae/reconstruction.csv", out / "report/stage1_ceiling.csv"]
+             out / "lfae/reconstruction.csv", out / "report/stage1_ceiling.csv", *calibrated]
     readme = subprocess.run([sys.executable, str(ROOT / "tools/readme-figures.py"), str(out)], check=True,
                             capture_output=True, text=True).stdout
     assert "Wall time of the benchmarked jobs" in summary and "Benchmarked jobs spanned" in readme
@@ -220,7 +233,7 @@ def test_smoke_run_end_to_end(tmp_path):
     fig6 = pd.read_csv(f"{tmp_path}/results/figure6/figure6.csv")
     assert list(fig6.dancer.unique()) == ["d06"] and sorted(fig6.track) == ["mBR0", "mHO5", "mJB5"]
     assert (fig6.frames == 30).all() and all(Path(v).stat().st_size > 0 for v in fig6.video)
-    bundle = __import__("json").loads((Path(tmp_path) / "results/generator/generator.json").read_text())
+    bundle = json.loads((Path(tmp_path) / "results/generator/generator.json").read_text())
     assert bundle["training_motion"] > 0 and (fig6.motion_vs_training >= 0).all()
     # each video against the training dancers of its own camera
     yardstick = fig6.camera.map(bundle["training_motion_by_camera"])
