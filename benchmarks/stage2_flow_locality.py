@@ -115,6 +115,8 @@ def stage1_rows(data: Path, results: Path, folders: list[Path], cfg: dict) -> li
             continue
         r = json.loads((folder / "lab.json").read_text())
         scfg = apply_sets(copy.deepcopy(cfg), [s for s in r["setting"] if s.startswith("sampling.")])["sampling"]
+        if r.get("calibration"):  # stage2_lab.py --calibrate: its videos were sampled at the calibrated scale
+            scfg["guidance"] = r["calibration"]["guidance"]
         ds = DanceSampler(Path(r.get("model") or folder / "model.safetensors"), Path(paths.lfae))
         cond = MusicConditions(Path(paths.features) / f"music_embedding_n{ds.n_frames}.parquet", ds.meta["beat"])
         with torch.no_grad():

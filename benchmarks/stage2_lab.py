@@ -7,7 +7,9 @@ stage 2 is trained, so settings can be compared in minutes. Prints and writes (O
 for the test clips: 2D-MM Align against the music beats and against the beats shifted by half
 a period (the chance control), the on/off-beat speed ratio, and the mean motion against the
 ground truth's. ``--recon`` scores the test clips re-animated with their own stage-1 flows
-instead (the ceiling that stage 2 can reach through this renderer and metric).
+instead (the ceiling that stage 2 can reach through this renderer and metric). ``--model FILE
+--calibrate`` samples at the guidance ``sampling.calibration`` picks for that model on training
+clips, as the pipeline does with calibration on (dabfusion/calibration.py).
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=Path("results"))
     ap.add_argument("--max-clips", type=int, default=40)
     args = ap.parse_args()
+    if args.calibrate and not args.model:
+        ap.error("--calibrate calibrates a trained model: give it with --model")
     torch.set_num_threads(1)
     cfg = apply_sets(load_config("config.yaml"), args.set)
     dcfg = {k: v for k, v in cfg["diffusion"].items() if k != "variants"}

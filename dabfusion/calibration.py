@@ -1,10 +1,11 @@
-"""The guidance scale of a trained model, chosen on its training clips so its dancers move as much as theirs.
+"""The guidance scale of a trained model, chosen on training clips so its dancers move as much as theirs.
 
 Classifier-free guidance multiplies how fast the generated flows move by a factor that depends
 on the trained model (1.1 to 1.6 at scale 3 over four seeds of the bench,
 docs/dancing-on-the-beat.md, finding 17): one scale for every model makes some dance faster
 than the dances they learned and others slower. Here each model gets its own: the model
-samples training clips (their first frame and music, not the test clips the tables score) at
+samples clips of the training split (their first frame and music; never the test clips the tables
+score, and with ``diffusion.max_train_clips`` not necessarily clips its flow cache holds) at
 increasing scales, each rendered dance's speed is measured as the tables measure motion, and
 the scale at which the generated dances move ``target`` times as much as the same clips' ground
 truth is interpolated between the two scales around it.
@@ -41,7 +42,7 @@ def pick_scale(scales: list[float], ratios: list[float], target: float) -> float
 
 
 def calibration_clips(clips: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` training clips, spread over cameras and genres (never a test clip)."""
+    """``n`` clips of the training split, spread over cameras and genres (never a test clip)."""
     from .clips import select_clips
     from .music.features import with_window_ids
 
@@ -58,6 +59,7 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
 
     from .diffusion.conditions import MusicConditions
     from .frames import load_clip
+    from .io import DataError
     from .metrics.alignment import video_motion_envelope
     from .metrics.image import to_tensor
     from .sampling import DanceSampler, clip_seed
@@ -66,6 +68,9 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
     target = float(ccfg["target_motion"])
     clips = calibration_clips(pd.read_parquet(clips_file), ccfg["clips"], ccfg["seed"])
     ds = DanceSampler(unet_file, lfae_file, scfg["device"])
+    if (clips.n_frames != ds.n_frames).any():
+        raise DataError(f"{clips_file} holds clips of {clips.n_frames.iloc[0]} frames, {unet_file} makes "
+                        f"{ds.n_frames}; give the clip index of its length")
     cond = MusicConditions(embedding_file, ds.meta["beat"])
     gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in clips.itertuples()]
 

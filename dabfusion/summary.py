@@ -1,13 +1,15 @@
 """``results/summary.md``: the key figures of one finished run, written by the pipeline.
 
 Every number is read from a file the run wrote (the tables, ``seeds.csv``, ``figure6.csv``,
-the learning curve, stage 1's reconstruction, ``runtimes.csv``); none is typed. Each 2D-MM
+the learning curve, each model's calibrated ``guidance.json``, stage 1's reconstruction,
+``runtimes.csv``); none is typed. Each 2D-MM
 Align figure is shown with its chance control (the same videos against the beats shifted by
 half a period). Torch-free, so it runs in a second.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import platform
@@ -123,12 +125,15 @@ def _stage1_ceiling(results: Path) -> list[str]:
             "that moves more generates flows faster than the clips' own (docs/dancing-on-the-beat.md, finding 17)."]
 
 
+GUIDANCE_FILES = "models/diffusion/*/guidance.json"
+
+
 def _guidance(results: Path, files: list[str]) -> list[str]:
-    """One line per variant: the guidance calibrated on its training clips, and what it was chosen from."""
+    """One line per variant: the guidance calibrated on training-split clips, and what it was chosen from."""
     lines = ["## Guidance calibrated per model (`models/diffusion/*/guidance.json`)", "",
-             "Each model samples at the classifier-free guidance where its generated training clips (not the test "
-             "clips) move as much as their ground truth (`sampling.calibration`; docs/dancing-on-the-beat.md, "
-             "finding 18).", ""]
+             "Each model samples at the classifier-free guidance where its generated clips of the training split "
+             "(never a test clip) move the target times as much as their ground truth (`sampling.calibration`; "
+             "docs/dancing-on-the-beat.md, finding 18).", ""]
     for f in files:
         g = json.loads((results / f).read_text())
         tried = ", ".join(f"{_f(r)} at {s:g}" for s, r in zip(g["scales"], g["motion_ratio"]))
@@ -151,8 +156,9 @@ def _times(results: Path) -> list[str]:
 
 
 SECTIONS = [(table_name(1), _quality), (table_name(3), _alignment), (table_name(6), _beat_effect),
-            (SEEDS_TABLE, _seeds), (FIGURE6_TABLE, _figure6), (LEARNING_CURVE, _curve), (STAGE1_TABLE, _stage1),
-            (STAGE1_CEILING, _stage1_ceiling), (RUNTIMES, _times)]
+            (SEEDS_TABLE, _seeds), (FIGURE6_TABLE, _figure6), (LEARNING_CURVE, _curve),
+            (GUIDANCE_FILES, _guidance), (STAGE1_TABLE, _stage1), (STAGE1_CEILING, _stage1_ceiling),
+            (RUNTIMES, _times)]
 
 
 def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, seeds: dict, source: str) -> str:
@@ -167,10 +173,11 @@ def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, 
              + ", ".join(f"{k} {v}" for k, v in seeds.items()) + "."]
     lines += [""] + [f"> {w}" for w in meta["warnings"]]
     for name, section in SECTIONS:
-        if name in given:
+        if name == GUIDANCE_FILES:  # one file per variant
+            calibrated = sorted(f for f in given if fnmatch.fnmatch(f, name))
+            lines += ([""] + section(results, calibrated)) if calibrated else []
+        elif name in given:
             lines += [""] + section(results)
-        if name == LEARNING_CURVE and (calibrated := sorted(f for f in given if f.endswith("/guidance.json"))):
-            lines += [""] + _guidance(results, calibrated)
     text = "\n".join(lines) + "\n"
     write_text_atomic(out_md, text)
     return text
@@ -180,23 +187,15 @@ def write_summary(results: Path, inputs: list[Path], out_md: Path, commit: str, 
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.])")
 
 
-def _json_numbers(obj) -> list[float]:
-    if isinstance(obj, bool):
-        return []
-    if isinstance(obj, (int, float)):
-        return [float(obj)]
-    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else []
-    return [x for item in items for x in _json_numbers(item)]
-
-
 def figure_values(files: list[Path]) -> np.ndarray:
-    """Every number a summary or the README may show from these CSV (or JSON) files: each cell; each
+    """Every number a summary or the README may show from these CSV files: each cell; each
     column's mean, min and max; each cell over the ground truth's row of its table (a ratio);
-    seconds as minutes."""
+    seconds as minutes. Of a ``guidance.json``: its guidance, target and motion ratios."""
     values = []
     for f in files:
-        if Path(f).suffix == ".json":  # e.g. a calibrated guidance: every number in it
-            values.append(np.array(_json_numbers(json.loads(Path(f).read_text())), dtype=float))
+        if Path(f).suffix == ".json":  # a calibrated guidance: the figures the summary shows of it
+            g = json.loads(Path(f).read_text())
+            values.append(np.array([g["guidance"], g["target_motion"], *g["motion_ratio"]], dtype=float))
             continue
         t = pd.read_csv(f)
         num = t.select_dtypes("number")

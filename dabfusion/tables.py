@@ -216,7 +216,9 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
         "videos": int(first["videos"]), "frames": frames, "fps": float(first["fps"]),
         "fvd_resize": first["fvd_resize"], "sigma_seconds": first["sigma_seconds"], "cs_frames": first["cs_frames"],
         "pretrained": flags,
-        "sampler": {m: f"{d.sampler.iloc[0]}, {int(d.steps.iloc[0])} steps" for m, d in manifests.items()},
+        "sampler": {m: f"{d.sampler.iloc[0]}, {int(d.steps.iloc[0])} steps"
+                    + (f", guidance {float(d.guidance.iloc[0]):.3g}" if "guidance" in d else "")
+                    for m, d in manifests.items()},
         "seeds": {m: [int(x) for x in d.seed] if "seed" in d else None for m, d in manifests.items()},
         # relative to the table, so one commit's sidecars are the same bytes in every folder
         "methods": {m: os.path.relpath(p, Path(out_csv).parent) for m, p in per_video.items()},
@@ -281,7 +283,8 @@ def seed_table(groups: dict[str, dict[str, int]], per_video: dict[str, Path], ou
     for c in cols:
         fmt[c] = [_cell(v) for v in fmt[c]]
     lines += [fmt.to_markdown(index=False), "",
-              "Each repeat trains stage 2 and draws the sampling noise with its own seed (stage 1, the data and "
+              "Each repeat trains stage 2 and draws the sampling noise with its own seed, and with "
+              "sampling.calibration on samples at its own calibrated guidance (stage 1, the data and "
               "the test clips are shared). mm_align_shifted: the chance control; motion: the dancer's mean "
               "speed (px/s); motion_vs_gt: over the ground truth's on the same clips"
               + ("; figure6_motion: Figure 6 made with the variant (unseen dancers, figure6/), their mean motion "

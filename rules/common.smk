@@ -126,6 +126,13 @@ def diffusion_config(variant):
     return {**shared, **own, "frames": variant_frames(variant), "variant": variant}
 
 
+def calibration_config(variant):
+    """What calibrating a variant's guidance reads: how it samples and the calibration itself, not the
+    test clips' settings (max_clips, seed) nor the scale it replaces, so changing those does not recalibrate."""
+    s = sampling_config(variant)
+    return {k: s[k] for k in ("sampler", "steps", "eta", "threshold_percentile", "batch_size", "device", "calibration")}
+
+
 def sampling_config(variant):
     """Sampling settings of one variant: a variant with its own seed draws its own noise."""
     seed = VARIANTS[variant]["seed"]
@@ -152,12 +159,12 @@ def diffusion_inputs(wildcards):
     }
 
 
-def calibrated_guidance(variant):
+def guidance_input(variant):
     """The variant's calibrated guidance file as an input, when sampling.calibration is on."""
     return {"guidance": P.guidance(variant)} if config["sampling"]["calibration"]["enabled"] else {}
 
 
-def calibration_files():
+def scored_guidance_files():
     """The calibrated guidance of every variant a table scores (for the summary), when calibration is on."""
     if not config["sampling"]["calibration"]["enabled"]:
         return []
@@ -184,7 +191,7 @@ def sampling_inputs(wildcards):
         "frames": FRAME_SHARDS,
         "embedding": P.music_embedding(n),
         "music": P.music_table,
-        **calibrated_guidance(wildcards.variant),
+        **guidance_input(wildcards.variant),
     }
 
 
@@ -326,7 +333,7 @@ def generator_inputs(wildcards):
     variant = wildcards.get("variant", BASE)
     return {"lfae": P.lfae, "unet": P.diffusion(variant), "style": P.adapter("style"),
             "movement": P.adapter("movement"), "clips": CLIPS, "frames": FRAME_SHARDS,
-            **calibrated_guidance(variant)}
+            **guidance_input(variant)}
 
 
 def figure6_inputs(wildcards):
@@ -358,6 +365,7 @@ def benchmark_files():
     jobs += [f"extract_frames_{s}" for s in range(config["extract"]["shards"])]
     jobs += [f"{rule}_n{n}" for rule in ("music_features", "flow_cache") for n in lengths]
     jobs += [f"{rule}_{v}" for rule in ("train_diffusion", "sample_videos") for v in VARIANTS]
+    jobs += [f"calibrate_guidance_{v}" for v in VARIANTS] if config["sampling"]["calibration"]["enabled"] else []
     jobs += [f"baseline_videos_{b}" for b in BASELINES] + [f"score_videos_{m}" for m in scored_methods()]
     jobs += ["learning_curve"] if snapshot_epochs() else []
     jobs += [f"figure6_{v}" for v in figure6_repeats()]

@@ -60,7 +60,7 @@ rule calibrate_guidance:
     output:
         guidance=P.guidance("{variant}"),
     params:
-        sampling=lambda wildcards: sampling_config(wildcards.variant),
+        sampling=lambda wildcards: calibration_config(wildcards.variant),
     log:
         P.log("calibrate_guidance_{variant}"),
     benchmark:
@@ -111,7 +111,7 @@ rule learning_curve:
         frames=FRAME_SHARDS,
         embedding=P.music_embedding(BASE_N),
         beats=P.evaluation_beats,
-        **calibrated_guidance(BASE),
+        **guidance_input(BASE),
     output:
         csv=report(P.result(LEARNING_CURVE), caption="../report/learning_curve.rst", category="Training"),
         png=P.result("report/learning_curve.png"),

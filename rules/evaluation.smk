@@ -203,7 +203,7 @@ rule summary:
         table1_meta=P.table(1, "json"),
         runtimes=P.result(RUNTIMES),
         extra=optional_results(),
-        guidance=calibration_files(),
+        guidance=scored_guidance_files(),
     output:
         md=P.result(SUMMARY),
     params:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from dabfusion.calibration import calibration_clips, pick_scale, with_calibrated_guidance, write_calibration
-from dabfusion.io import DataError
+from dabfusion.io import DataError, file_sha256
 
 
 def test_pick_scale_interpolates_between_the_scales_around_the_target():
@@ -43,4 +43,23 @@ def test_calibrated_guidance_belongs_to_its_model(tmp_path):
     assert with_calibrated_guidance(scfg, None, model) is scfg  # calibration off: the config's scale
     with pytest.raises(DataError, match="another model"):
         with_calibrated_guidance(scfg, out, other)
-    assert json.loads(out.read_text())["model_sha256"] != ""
+    assert json.loads(out.read_text())["model_sha256"] == file_sha256(model)
+
+
+def test_the_summary_shows_each_calibration_from_its_file(tmp_path):
+    from dabfusion.summary import _guidance, unmatched_figures
+
+    files = []
+    for variant, ratios in (("base", [0.639, 0.731, 0.884, 1.041]), ("nobeat", [0.41, 0.52, 0.58])):
+        f = tmp_path / f"models/diffusion/{variant}/guidance.json"
+        f.parent.mkdir(parents=True)
+        scales = [1.0, 2.0, 3.0, 4.0][:len(ratios)]
+        f.write_text(json.dumps({"guidance": pick_scale(scales, ratios, 1.0), "target_motion": 1.0, "scales": scales,
+                                 "motion_ratio": ratios, "clips": 24}))
+        files.append(f)
+    text = "\n".join(_guidance(tmp_path, [str(f.relative_to(tmp_path)) for f in files]))
+    base, nobeat = text.split("- nobeat")
+    assert "- base: 3.74 (" in base and "1.041 at 4" in base and "no scale tried reaches it" not in base
+    assert nobeat.startswith(": 3.00 (") and "no scale tried reaches it" in nobeat
+    assert unmatched_figures(text, files) == []
+    assert unmatched_figures(text.replace("3.74", "3.75"), files) == ["3.75"]  # a figure no file holds

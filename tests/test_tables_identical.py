@@ -45,7 +45,7 @@ def test_the_smoke_run_has_every_table():
 def test_table_file_identical(rebuilt, name):
     before = (FIXTURE / "results" / name).read_text()
     after = (rebuilt / name).read_text()
-    assert after == before, f"{name} differs from what commit f9d3d02 wrote from the same scores"
+    assert after == before, f"{name} differs from the fixture written from the same scores (its SOURCE.md)"
 
 
 @pytest.mark.parametrize("name", [table_name(k) for k in TABLES] + ["seeds.csv"])

@@ -192,11 +192,15 @@ def test_smoke_run_end_to_end(tmp_path):
     assert ceiling.clips == len(pd.read_csv(out / "samples/base/samples.csv")) and ceiling.motion_vs_gt > 0
     assert f"motion {ceiling.motion_vs_gt:.3f} of the ground truth's" in summary
     # each model samples at the guidance calibrated on its training clips: the videos, the bundle, the summary
+    from dabfusion.calibration import pick_scale
+    from dabfusion.io import file_sha256
+
     calibrated = sorted((out / "models/diffusion").glob("*/guidance.json"))
     assert {p.parent.name for p in calibrated} == {"base", "base_seed1", "long", "nobeat", "globalbeat"}
     for p in calibrated:
         g = json.loads(p.read_text())
-        assert 1.0 <= g["guidance"] <= 2.0 and len(g["motion_ratio"]) == len(g["scales"]) >= 1
+        assert g["guidance"] == pick_scale(g["scales"], g["motion_ratio"], g["target_motion"])
+        assert g["model_sha256"] == file_sha256(out / f"models/diffusion/{p.parent.name}/model.safetensors")
         assert (pd.read_csv(out / f"samples/{p.parent.name}/samples.csv").guidance == g["guidance"]).all()
     exported = json.loads((out / "generator/generator.json").read_text())["sampling"]["guidance"]
     assert exported == json.loads((out / "models/diffusion/base/guidance.json").read_text())["guidance"]
