@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
     from .diffusion.conditions import MusicConditions
     from .frames import load_clip
     from .io import DataError
-    from .metrics.alignment import video_motion_envelope
+    from .learning_curve import mean_speed
     from .metrics.image import to_tensor
     from .sampling import DanceSampler, clip_seed
 
@@ -73,11 +72,7 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
                         f"{ds.n_frames}; give the clip index of its length")
     cond = MusicConditions(embedding_file, ds.meta["beat"])
     gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in clips.itertuples()]
-
-    def speed(videos: list[np.ndarray]) -> float:  # as the tables' motion (learning_curve.beat_motion_scores)
-        return float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(videos, clips.itertuples())]))
-
-    gt_speed = speed(gt)
+    gt_speed = mean_speed(gt, clips)
     measured: list[float] = []
     bar = tqdm(total=len(scales), desc="guidance calibration", unit="scale", disable=not progress)
     for scale in scales:
@@ -88,7 +83,7 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
             e, b = cond.get(part.window_id)
             videos += list(ds.generate(ref, e, b, {**scfg, "guidance": scale},
                                        [clip_seed(ccfg["seed"], c) for c in part.clip_id]))
-        measured.append(speed(videos) / max(gt_speed, 1e-9))
+        measured.append(mean_speed(videos, clips) / max(gt_speed, 1e-9))
         log.info("guidance %.2f: the training clips move %.3f of their ground truth's", scale, measured[-1])
         bar.update()
         if measured[-1] >= target:

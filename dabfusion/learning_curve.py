@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 CURVE_COLUMNS = ["mm_align", "mm_align_shifted", "motion_vs_gt", "speed_on_off_beat", "fvd"]
 
 
+def mean_speed(videos, clips: pd.DataFrame) -> float:
+    """The dancers' mean speed over ``videos`` (one per row of ``clips``): the tables' motion."""
+    return float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(videos, clips.itertuples())]))
+
+
 def beat_motion_scores(videos: list[np.ndarray], clips: pd.DataFrame, beats_of, gt_speed: float | None = None) -> dict:
     """Alignment and amount of motion of ``videos`` (one per row of ``clips``, in that order).
 
@@ -58,7 +63,7 @@ def beat_motion_scores(videos: list[np.ndarray], clips: pd.DataFrame, beats_of, 
         speed.append(env.mean())
     if gt_speed is None:
         gt = (load_clip(c.frames_file, c.start_frame, c.n_frames) for c in clips.itertuples())
-        gt_speed = float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(gt, clips.itertuples())]))
+        gt_speed = mean_speed(gt, clips)
     return {"clips": len(videos), "mm_align": float(np.mean(own)), "mm_align_shifted": float(np.mean(chance)),
             "motion_vs_gt": float(np.mean(speed) / max(gt_speed, 1e-9)),
             "speed_on_off_beat": float(np.mean(on) / max(np.mean(off), 1e-9)) if on and off else float("nan")}
@@ -81,7 +86,7 @@ def learning_curve(models: list[tuple[int, Path]], steps_per_epoch: int, lfae_fi
     test = select_clips(with_window_ids(clips[clips.split == "test"]), scfg["max_clips"], scfg["seed"])
     beats = pd.read_parquet(beats_file).set_index("music_id")["beats"]
     gt = [load_clip(c.frames_file, c.start_frame, c.n_frames) for c in test.itertuples()]
-    gt_speed = float(np.mean([video_motion_envelope(v, c.fps).mean() for v, c in zip(gt, test.itertuples())]))
+    gt_speed = mean_speed(gt, test)
     weights = ecfg["weights"]["i3d"]
     i3d = I3DFeatures(Path(weights) if weights else None, ecfg["seed"], resize=ecfg["fvd_resize"])
     def features(videos: list[np.ndarray]) -> np.ndarray:

@@ -183,16 +183,8 @@ def calibration_inputs(wildcards):
 
 
 def sampling_inputs(wildcards):
-    n = variant_frames(wildcards.variant)
-    return {
-        "model": P.diffusion(wildcards.variant),
-        "lfae": P.lfae,
-        "clips": P.clips(n),
-        "frames": FRAME_SHARDS,
-        "embedding": P.music_embedding(n),
-        "music": P.music_table,
-        **guidance_input(wildcards.variant),
-    }
+    """What sampling reads: what calibration reads, the music, and the calibrated guidance when on."""
+    return {**calibration_inputs(wildcards), "music": P.music_table, **guidance_input(wildcards.variant)}
 
 
 def baseline_inputs(wildcards):
