@@ -48,9 +48,10 @@ def _cmd_evaluate(args) -> int:
 def _cmd_generate(args) -> int:
     from pathlib import Path
 
-    from .generate import generate
+    from .generate import default_bundle, generate
 
-    times = generate(Path(args.image), Path(args.music), Path(args.checkpoint), Path(args.out), args.seconds,
+    bundle = Path(args.checkpoint) if args.checkpoint else default_bundle()
+    times = generate(Path(args.image), Path(args.music), bundle, Path(args.out), args.seconds,
                      args.seed, Path(args.background) if args.background else None, args.background_from,
                      method=args.chaining, device=args.device,
                      weights_dir=Path(args.weights) if args.weights else None,
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=256,
                    help="video side in px (default 256, up to 512): the flows are upsampled to warp the photo "
                         "at this size; the model's own size renders as the paper does")
-    p.add_argument("--checkpoint", default="results/generator", help="generator bundle (rule export_generator)")
+    p.add_argument("--checkpoint", help="generator bundle (rule export_generator; default: results/bench/generator "
+                                        "when `make bench` has made it, else the demo's results/generator)")
     p.add_argument("--seconds", type=float, help="dance this many seconds (default: the whole music)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--chaining", choices=["anchored", "last_frame"], default="anchored",

@@ -51,6 +51,30 @@ class Bundle:
         return int(self.meta["image_size"])
 
 
+# without --checkpoint: the bench's bundle (presets/bench.yaml's results_dir) when `make bench` has
+# made it, else the demo's; the demo's stage 2 trains 15 times shorter and its unseen dancers move less
+DEFAULT_BUNDLES = (Path("results/bench/generator"), Path("results/generator"))
+
+
+def default_bundle(candidates: tuple[Path, ...] = DEFAULT_BUNDLES) -> Path:
+    """The first of ``candidates`` that holds a bundle (the last if none does, for its error).
+
+    Says which it took, and for a bundle that is not the first, how much the unseen dancers of
+    its run's Figure 6 moved (``figure6/figure6.csv`` beside it), so nobody mistakes the demo's
+    bundle for the one that dances."""
+    import pandas as pd
+
+    chosen = next((c for c in candidates if (c / BUNDLE_FILE).exists()), candidates[-1])
+    log.info("generator bundle: %s (give another with --checkpoint)", chosen)
+    if chosen != candidates[0]:
+        fig6 = chosen.parent / "figure6" / "figure6.csv"
+        moved = (f"; in its run's Figure 6 the unseen dancers moved {pd.read_csv(fig6).motion_vs_training.mean():.2f} "
+                 f"of the training dancers' motion ({fig6})") if fig6.exists() else ""
+        log.warning("%s is the demo's bundle%s. `make bench` trains the one that dances (%s), which "
+                    "generate then uses by default", chosen, moved, candidates[0])
+    return chosen
+
+
 def load_bundle(root: str | Path) -> Bundle:
     root = Path(root)
     f = root / BUNDLE_FILE

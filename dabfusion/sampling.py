@@ -25,7 +25,7 @@ import torch
 from .checkpoints import load_lfae, load_unet
 from .clips import select_clips
 from .diffusion import samplers, target
-from .diffusion.conditions import MusicConditions
+from .diffusion.conditions import MusicConditions, without_beats
 from .diffusion.schedule import CosineSchedule
 from .frames import load_clip
 from .io import file_sha256, write_table_atomic, write_video
@@ -83,6 +83,18 @@ class DanceSampler:
         self.prediction = self.meta.get("prediction", "eps")
         self.space = target.TargetSpace.from_dict(self.meta.get("target_space"))  # a0 <-> what the model generates
 
+    def guide(self, scfg: dict) -> str:
+        """What guidance amplifies: "music" (the paper's: the condition against none) or "beats"
+        (beyond it: the music against the same music without its beats, for a model trained with
+        ``diffusion.p_drop_beats``). A model without beats has only its music to guide on."""
+        guide = scfg.get("guide", "music")
+        if guide == "beats" and self.meta.get("beat", True):
+            if not self.meta.get("p_drop_beats"):
+                raise ValueError("sampling.guide: beats needs a model trained with diffusion.p_drop_beats > 0 "
+                                 "(this one never saw music without its beats); retrain it or guide: music")
+            return "beats"
+        return "music"
+
     @torch.inference_mode()
     def flows(self, z0: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, generators,
               progress=None, known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
@@ -93,10 +105,14 @@ class DanceSampler:
         """
         b, _, h, w = z0.shape
         z0, e, beats = z0.to(self.device), e.to(self.device), beats.to(self.device)
+        on_beats = self.guide(scfg) == "beats"
 
         def model_fn(x, t, drop):
             k = x.shape[0] // b  # 2 under classifier-free guidance
-            out = self.unet(x, t, z0.repeat(k, 1, 1, 1), e.repeat(k, 1), beats.repeat(k, 1, 1), drop)
+            ek, bk = e.repeat(k, 1), beats.repeat(k, 1, 1)
+            if on_beats:  # guided away from: the same music without its beats
+                ek, bk = without_beats(ek, bk, drop)
+            out = self.unet(x, t, z0.repeat(k, 1, 1, 1), ek, bk, None if on_beats else drop)
             return self.schedule.eps_from_output(self.prediction, x, t, out)
 
         p = scfg["threshold_percentile"]
@@ -201,7 +217,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
                                                         "music_end", "frames_file", "window_id")},
                          "generated_frames": frames_out, "generated_video": video_out, "seed": seed,
                          "sampler": scfg["sampler"], "steps": scfg["steps"], "guidance": scfg["guidance"],
-                         "model_calls": calls, "seconds": per_video})
+                         "guide": ds.guide(scfg), "model_calls": calls, "seconds": per_video})
         bar.update(len(part))
     bar.close()
     manifest = pd.DataFrame(rows)

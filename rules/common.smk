@@ -130,7 +130,8 @@ def calibration_config(variant):
     """What calibrating a variant's guidance reads: how it samples and the calibration itself, not the
     test clips' settings (max_clips, seed) nor the scale it replaces, so changing those does not recalibrate."""
     s = sampling_config(variant)
-    return {k: s[k] for k in ("sampler", "steps", "eta", "threshold_percentile", "batch_size", "device", "calibration")}
+    return {k: s[k] for k in ("sampler", "steps", "eta", "threshold_percentile", "batch_size", "device", "guide",
+                              "calibration")}
 
 
 def sampling_config(variant):

@@ -480,6 +480,75 @@ def test_stage_two_without_beats_conditions_on_640_dims(stage_two_data, flow_cac
     assert model.cfg.cond_dim == 640 and meta["beat"] is False
 
 
+def test_without_beats_nulls_the_beats_of_the_rows_given_and_keeps_the_style():
+    from dabfusion.diffusion.conditions import without_beats
+
+    g = torch.Generator().manual_seed(0)
+    e, beats = torch.rand(2, 640 + 48, generator=g) + 0.1, torch.rand(2, 8, 6, generator=g) + 0.1
+    e2, b2 = without_beats(e, beats, torch.tensor([True, False]))
+    assert torch.equal(e2[:, :640], e[:, :640]) and torch.equal(e2[1], e[1]) and torch.equal(b2[1], beats[1])
+    assert not e2[0, 640:].any() and not b2[0].any()
+    e3, b3 = without_beats(e, None)  # every row; the globally conditioned variant has no per-frame beats
+    assert b3 is None and not e3[:, 640:].any() and torch.equal(e3[:, :640], e[:, :640])
+    with pytest.raises(ValueError, match="no beats to drop"):
+        without_beats(e[:, :640], None)
+
+
+def test_beat_dropout_nulls_beats_apart_from_the_condition_dropout_and_only_when_on():
+    from dabfusion.training.diffusion import diffusion_loss
+
+    seen = []
+
+    def net(x, t, z0, e, beats, drop):
+        seen.append((e.clone(), beats.clone(), drop.clone()))
+        return x * 0.5
+
+    batch = {"a0": torch.randn(4, 3, 8, 4, 4, generator=torch.Generator().manual_seed(0)),
+             "z0": torch.zeros(4, 1, 4, 4), "e": torch.ones(4, 640 + 48), "beats": torch.ones(4, 8, 6)}
+    sched = CosineSchedule(100)
+    loss = lambda p: float(diffusion_loss(net, sched, batch, 0.0, torch.Generator().manual_seed(1), "cpu",  # noqa: E731
+                                          p_drop_beats=p))
+    off = loss(0.0)
+    assert torch.equal(seen[-1][0], batch["e"]) and torch.equal(seen[-1][1], batch["beats"])
+    # all rows' beats dropped, no row's condition: the style stays, e_b and the per-frame beats are zero
+    loss(1.0)
+    e, beats, drop = seen[-1]
+    assert not drop.any() and (e[:, :640] == 1).all() and not e[:, 640:].any() and not beats.any()
+    # off draws nothing: the noise, steps and condition dropout of a model trained before it are unchanged
+    assert loss(0.0) == off and diffusion_loss(net, sched, batch, 0.0, torch.Generator().manual_seed(1), "cpu") == off
+
+
+def test_guidance_on_the_beats_contrasts_the_music_with_the_same_music_without_its_beats(
+        stage_two_data, flow_cache, tmp_path):
+    from dabfusion.sampling import DanceSampler
+    from dabfusion.training.diffusion import train_diffusion
+
+    d = stage_two_data
+    scfg = {"sampler": "ddim", "steps": 2, "eta": 0.0, "guidance": 3.0, "threshold_percentile": None, "guide": "beats"}
+    train_diffusion(_stage2_cfg(epochs=1, frame_rhythm=True, p_drop_beats=0.5), flow_cache, d["lfae"],
+                    d["embedding"], tmp_path / "bd", progress=False)
+    ds = DanceSampler(tmp_path / "bd/model.safetensors", d["lfae"])
+    assert ds.meta["p_drop_beats"] == 0.5 and ds.guide(scfg) == "beats"
+    assert ds.guide({**scfg, "guide": "music"}) == "music"
+    calls, unet = [], ds.unet
+    ds.unet = lambda x, t, z0, e, beats, drop: calls.append((e, beats, drop)) or unet(x, t, z0, e, beats, drop)
+    g = torch.Generator().manual_seed(0)
+    e, beats = torch.rand(2, 640 + 48, generator=g) + 0.1, torch.rand(2, 8, 6, generator=g) + 0.1
+    ds.flows(torch.zeros(2, unet.cfg.latent_channels, 8, 8), e, beats, scfg, [torch.Generator().manual_seed(1)] * 2)
+    e_in, b_in, drop = calls[0]
+    assert drop is None and e_in.shape[0] == 4  # no null condition: the music twice, the second without beats
+    assert torch.equal(e_in[:2], e) and torch.equal(b_in[:2], beats)
+    assert torch.equal(e_in[2:, :640], e[:, :640]) and not e_in[2:, 640:].any() and not b_in[2:].any()
+    # a model that never saw music without its beats is refused; one without beats guides on its music
+    train_diffusion(_stage2_cfg(epochs=1), flow_cache, d["lfae"], d["embedding"], tmp_path / "plain", progress=False)
+    with pytest.raises(ValueError, match="p_drop_beats"):
+        DanceSampler(tmp_path / "plain/model.safetensors", d["lfae"]).guide(scfg)
+    train_diffusion(_stage2_cfg(epochs=1, beat=False, p_drop_beats=0.5), flow_cache, d["lfae"], d["embedding"],
+                    tmp_path / "nobeat", progress=False)
+    nobeat = DanceSampler(tmp_path / "nobeat/model.safetensors", d["lfae"])
+    assert nobeat.meta["p_drop_beats"] == 0 and nobeat.guide(scfg) == "music"
+
+
 def test_sampling_writes_videos_with_music_and_is_reproducible(stage_two_data, flow_cache, tmp_path):
     import av
 

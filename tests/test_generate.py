@@ -397,3 +397,22 @@ def test_inference_loads_weights_without_training_code():
             "print(sorted(m for m in sys.modules if m.startswith('dabfusion.training')))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_generate_prefers_the_bench_bundle_and_says_when_it_takes_the_demo_one(tmp_path, caplog):
+    from dabfusion.generate import BUNDLE_FILE, default_bundle
+
+    bench, demo = tmp_path / "results/bench/generator", tmp_path / "results/generator"
+    demo.mkdir(parents=True)
+    (demo / BUNDLE_FILE).write_text("{}")
+    (demo.parent / "figure6").mkdir()
+    (demo.parent / "figure6/figure6.csv").write_text("motion_vs_training\n0.4\n0.5\n")
+    with caplog.at_level("WARNING"):
+        assert default_bundle((bench, demo)) == demo
+    assert "demo's bundle" in caplog.text and "moved 0.45 of the training dancers' motion" in caplog.text
+    bench.mkdir(parents=True)
+    (bench / BUNDLE_FILE).write_text("{}")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert default_bundle((bench, demo)) == bench
+    assert "demo" not in caplog.text

@@ -2,6 +2,10 @@
 
     e      (D,)    music_embedding(e_c, e_w, e_b, use_beat)   D = 640 + 6N, or 640 without beats
     beats  (N, 6)  e_b per frame (read by the frame-aligned rhythm path only)
+
+``without_beats`` is the same condition with its beats nulled and its style kept: what a model
+trained with ``diffusion.p_drop_beats`` learns to dance to, and what ``sampling.guide: beats``
+guides away from (docs/dancing-on-the-beat.md, finding 19).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..music.embedding import embedding_dim, music_embedding, read_vectors
+from ..music.embedding import MOVEMENT_DIM, STYLE_DIM, embedding_dim, music_embedding, read_vectors
 from ..music.rhythm import RHYTHM_DIM
 
 
@@ -45,3 +49,17 @@ class MusicConditions:
         """(B, D) embeddings and (B, N, 6) per-frame beats."""
         r = self.rows(list(window_ids))
         return torch.from_numpy(self.e[r]), torch.from_numpy(self.beats[r])
+
+
+def without_beats(e: torch.Tensor, beats: torch.Tensor | None,
+                  rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """e (B, D), beats (B, N, 6) or None -> the same with e_b zeroed, in ``rows`` (B,) bool or all.
+
+    Zero is the "no beat" input: a model reads it as such only if it was trained with it
+    (``diffusion.p_drop_beats``). e_c and e_w, the style and the movement, stay."""
+    k = STYLE_DIM + MOVEMENT_DIM
+    if e.shape[-1] <= k:
+        raise ValueError(f"this condition has no beats to drop (dim {e.shape[-1]}: a model without beat: true)")
+    keep = (torch.zeros(e.shape[0], dtype=torch.bool, device=e.device) if rows is None else ~rows).to(e.dtype)
+    e = torch.cat([e[:, :k], e[:, k:] * keep[:, None]], dim=1)
+    return e, (None if beats is None else beats * keep[:, None, None])

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..diffusion import target
-from ..diffusion.conditions import MusicConditions
+from ..diffusion.conditions import MusicConditions, without_beats
 from ..diffusion.schedule import CosineSchedule
 from ..io import write_table_atomic
 from ..models.unet3d import UNet3D, UNet3DConfig
@@ -119,7 +119,7 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
                    device, prediction: str = "eps", rows: slice | None = None,
                    global_batch: int | None = None, velocity_weight: float = 0.0,
                    position_weight: float = 0.0, space: target.TargetSpace | None = None,
-                   flow_var: torch.Tensor | None = None) -> torch.Tensor:
+                   flow_var: torch.Tensor | None = None, p_drop_beats: float = 0.0) -> torch.Tensor:
     """Eq. (6) on one batch, all randomness (t, noise, condition dropout) drawn from ``g``.
 
     ``prediction`` "eps" is the paper's loss; "v" or "x0" regress those instead (see the README).
@@ -130,6 +130,9 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
     that times the squared error of the flows the predicted changes sum to (``space.to_flows``),
     over ``flow_var``, the training flows' variance per channel (C,): where the pose gets to, not
     only how it steps.
+    ``p_drop_beats`` (beyond the paper): rows whose beats alone are nulled (``without_beats``),
+    drawn apart from the condition dropout, so the model also learns to dance to the style
+    without the beats and ``sampling.guide: beats`` can guide on the beats alone.
     Under DDP ``batch`` holds this rank's ``rows`` of a ``global_batch``: the randomness is drawn
     for the whole global batch and sliced, so the ranks together compute one process's step.
     """
@@ -139,9 +142,12 @@ def diffusion_loss(net, schedule: CosineSchedule, batch: dict, p_uncond: float, 
     noise = torch.randn((b, *a0.shape[1:]), generator=g)[rows]
     drop = (torch.rand(b, generator=g) < p_uncond)[rows]
     a0, noise, t, drop = a0.to(device), noise.to(device), t.to(device), drop.to(device)
+    e = batch["e"].to(device)
     beats = batch["beats"].to(device) if batch["beats"] is not None else None
+    if p_drop_beats:  # drawn only when on, so models trained without it keep their random stream
+        e, beats = without_beats(e, beats, (torch.rand(b, generator=g) < p_drop_beats)[rows].to(device))
     a_t = schedule.q_sample(a0, t, noise)
-    pred = net(a_t, t, batch["z0"].to(device), batch["e"].to(device), beats, drop).float()
+    pred = net(a_t, t, batch["z0"].to(device), e, beats, drop).float()
     loss = F.mse_loss(pred, schedule.training_target(prediction, a0, t, noise))
     if velocity_weight or position_weight:
         x0 = schedule.x0_from_output(prediction, a_t, t, pred)
@@ -161,6 +167,8 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
     if cfg["frame_rhythm"] and not cfg["beat"]:
         raise ValueError(f"stage-2 variant {cfg.get('variant')!r}: frame_rhythm needs beat: true "
                          "(without beats there are no per-frame beat features to give it)")
+    # a variant without beats has none to drop: its dropout is the condition's alone
+    p_drop_beats = cfg.get("p_drop_beats", 0.0) if cfg["beat"] else 0.0
     rt = Runtime.start(cfg["device"], cfg["precision"])
     out_dir = Path(out_dir)
     ckpt_file = out_dir / "checkpoint.pt"
@@ -189,7 +197,7 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
                       "target_space": data.space.to_dict(), "prediction": cfg["prediction"],
                       "timesteps": cfg["timesteps"],
                       "lfae_sha256": meta["lfae_sha256"], "epochs": epochs, "music_pretrained": data.cond.pretrained,
-                      "train_clips": meta["clips"]})
+                      "train_clips": meta["clips"], "p_drop_beats": p_drop_beats})
 
     rows = rt.shard(cfg["batch_size"])
     steps = cfg["steps_per_epoch"] or max(1, len(data) // cfg["batch_size"])
@@ -207,7 +215,7 @@ def train_diffusion(cfg: dict, cache_dir: Path, lfae_file: Path, embedding_file:
                 loss = diffusion_loss(net, schedule, data.batch(idx[rows]), cfg["p_uncond"], g, rt.device,
                                       cfg["prediction"], rows, cfg["batch_size"], cfg["velocity_loss"],
                                       cfg["position_loss"], data.space,
-                                      data.flow_var if cfg["position_loss"] else None)
+                                      data.flow_var if cfg["position_loss"] else None, p_drop_beats)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["grad_clip"]:
