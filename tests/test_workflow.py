@@ -201,7 +201,10 @@ def test_smoke_run_end_to_end(tmp_path):
         g = json.loads(p.read_text())
         assert g["guidance"] == pick_scale(g["scales"], g["motion_ratio"], g["target_motion"])
         assert g["model_sha256"] == file_sha256(out / f"models/diffusion/{p.parent.name}/model.safetensors")
-        assert (pd.read_csv(out / f"samples/{p.parent.name}/samples.csv").guidance == g["guidance"]).all()
+        samples = pd.read_csv(out / f"samples/{p.parent.name}/samples.csv")
+        assert (samples.guidance == g["guidance"]).all()
+        # guided on the beats alone (sampling.guide: beats); the model without beats on its music
+        assert (samples.guide == ("music" if p.parent.name == "nobeat" else "beats")).all()
     exported = json.loads((out / "generator/generator.json").read_text())["sampling"]["guidance"]
     assert exported == json.loads((out / "models/diffusion/base/guidance.json").read_text())["guidance"]
     assert "Guidance calibrated per model" in summary and "- nobeat: " in summary
