@@ -93,7 +93,7 @@ def calibrate_guidance(unet_file: Path, lfae_file: Path, clips_file: Path, embed
     if measured[-1] < target:
         log.warning("no scale up to %.1f moves %.2f of the ground truth's (at most %.3f); guidance %.1f",
                     scales[-1], target, max(measured), guidance)
-    return {"guidance": guidance, "target_motion": target, "scales": scales[:len(measured)],
+    return {"guidance": guidance, "guide": ds.guide(scfg), "target_motion": target, "scales": scales[:len(measured)],
             "motion_ratio": measured, "clips": len(clips), "clip_ids": list(clips.clip_id)}
 
 

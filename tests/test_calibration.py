@@ -50,16 +50,17 @@ def test_the_summary_shows_each_calibration_from_its_file(tmp_path):
     from dabfusion.summary import _guidance, unmatched_figures
 
     files = []
-    for variant, ratios in (("base", [0.639, 0.731, 0.884, 1.041]), ("nobeat", [0.41, 0.52, 0.58])):
+    for variant, ratios, guide in (("base", [0.639, 0.731, 0.884, 1.041], "beats"),
+                                   ("nobeat", [0.41, 0.52, 0.58], "music")):
         f = tmp_path / f"models/diffusion/{variant}/guidance.json"
         f.parent.mkdir(parents=True)
         scales = [1.0, 2.0, 3.0, 4.0][:len(ratios)]
         f.write_text(json.dumps({"guidance": pick_scale(scales, ratios, 1.0), "target_motion": 1.0, "scales": scales,
-                                 "motion_ratio": ratios, "clips": 24}))
+                                 "motion_ratio": ratios, "clips": 24, "guide": guide}))
         files.append(f)
     text = "\n".join(_guidance(tmp_path, [str(f.relative_to(tmp_path)) for f in files]))
     base, nobeat = text.split("- nobeat")
-    assert "- base: 3.74 (" in base and "1.041 at 4" in base and "no scale tried reaches it" not in base
-    assert nobeat.startswith(": 3.00 (") and "no scale tried reaches it" in nobeat
+    assert "- base: 3.74 on the beats (" in base and "1.041 at 4" in base and "no scale tried reaches it" not in base
+    assert nobeat.startswith(": 3.00 on the music (") and "no scale tried reaches it" in nobeat
     assert unmatched_figures(text, files) == []
     assert unmatched_figures(text.replace("3.74", "3.75"), files) == ["3.75"]  # a figure no file holds
