@@ -105,14 +105,23 @@ def write_calibration(out_json: Path, unet_file: Path, result: dict) -> None:
 
 
 def with_calibrated_guidance(scfg: dict, guidance_file: str | Path | None, unet_file: str | Path) -> dict:
-    """``scfg`` with the guidance calibrated for ``unet_file`` (``guidance_file``; None: ``scfg`` as it is)."""
+    """``scfg`` with the guidance calibrated for ``unet_file`` (``guidance_file``; None: ``scfg`` as it is).
+
+    The file must be for this model (its sha256) and for what ``scfg`` guides on: a scale found
+    guiding on the beats is not one for the whole music."""
     import json
 
+    from .checkpoints import read_metadata
     from .io import DataError, file_sha256
+    from .sampling import model_guide
 
     if not guidance_file:
         return scfg
     cal = json.loads(Path(guidance_file).read_text())
     if cal["model_sha256"] != file_sha256(unet_file):
         raise DataError(f"{guidance_file} was calibrated for another model than {unet_file}; delete it to recalibrate")
+    guide = model_guide(scfg, read_metadata(unet_file))
+    if cal.get("guide", "music") != guide:
+        raise DataError(f"{guidance_file} was calibrated guiding on the {cal.get('guide', 'music')}, this sampling "
+                        f"guides on the {guide} (sampling.guide); delete it to recalibrate")
     return {**scfg, "guidance": float(cal["guidance"])}

@@ -42,14 +42,19 @@ def write_safetensors_atomic(path: str | os.PathLike, tensors: dict, metadata: d
         Path(tmp).write_bytes(blob)
 
 
-def load_weights(path: str | os.PathLike) -> tuple[dict, dict]:
-    """(state_dict, metadata with JSON values decoded) from a safetensors file."""
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The metadata of a safetensors file, JSON values decoded, without loading its tensors."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     with safe_open(str(path), framework="pt") as f:
-        meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-    return load_file(str(path)), meta
+        return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict, dict]:
+    """(state_dict, metadata with JSON values decoded) from a safetensors file."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path)), read_metadata(path)
 
 
 def load_lfae(path: str | os.PathLike):

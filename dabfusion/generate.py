@@ -66,10 +66,12 @@ def default_bundle(candidates: tuple[Path, ...] = DEFAULT_BUNDLES) -> Path:
 
     chosen = next((c for c in candidates if (c / BUNDLE_FILE).exists()), candidates[-1])
     log.info("generator bundle: %s (give another with --checkpoint)", chosen)
-    if chosen != candidates[0]:
+    if chosen != candidates[0] and (chosen / BUNDLE_FILE).exists():
         fig6 = chosen.parent / "figure6" / "figure6.csv"
-        moved = (f"; in its run's Figure 6 the unseen dancers moved {pd.read_csv(fig6).motion_vs_training.mean():.2f} "
-                 f"of the training dancers' motion ({fig6})") if fig6.exists() else ""
+        table = pd.read_csv(fig6) if fig6.exists() else None
+        moved = (f"; in its run's Figure 6 the unseen dancers moved {table.motion_vs_training.mean():.2f} "
+                 f"of the training dancers' motion ({fig6})") if table is not None and "motion_vs_training" in table \
+            else ""
         log.warning("%s is the demo's bundle%s. `make bench` trains the one that dances (%s), which "
                     "generate then uses by default", chosen, moved, candidates[0])
     return chosen

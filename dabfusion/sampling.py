@@ -68,6 +68,21 @@ def render_flows(lfae, ref: torch.Tensor, grid: torch.Tensor, occ: torch.Tensor,
     return (video.permute(0, 1, 3, 4, 2) * 255).round().byte().cpu().numpy()
 
 
+def model_guide(scfg: dict, meta: dict) -> str:
+    """What guidance amplifies for a model of metadata ``meta``: "music" (the paper's: the condition
+    against none) or "beats" (beyond it: the music against the same music without its beats, for a
+    model trained with ``diffusion.p_drop_beats``). A model without beats has only its music."""
+    guide = scfg.get("guide", "music")
+    if guide not in ("music", "beats"):
+        raise ValueError(f"sampling.guide: {guide!r} is neither music nor beats")
+    if guide == "beats" and meta.get("beat", True):
+        if not meta.get("p_drop_beats"):
+            raise ValueError("sampling.guide: beats needs a model trained with diffusion.p_drop_beats > 0 "
+                             "(this one never saw music without its beats); retrain it or guide: music")
+        return "beats"
+    return "music"
+
+
 class DanceSampler:
     def __init__(self, unet_file: Path, lfae_file: Path, device: str = "auto"):
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -84,16 +99,7 @@ class DanceSampler:
         self.space = target.TargetSpace.from_dict(self.meta.get("target_space"))  # a0 <-> what the model generates
 
     def guide(self, scfg: dict) -> str:
-        """What guidance amplifies: "music" (the paper's: the condition against none) or "beats"
-        (beyond it: the music against the same music without its beats, for a model trained with
-        ``diffusion.p_drop_beats``). A model without beats has only its music to guide on."""
-        guide = scfg.get("guide", "music")
-        if guide == "beats" and self.meta.get("beat", True):
-            if not self.meta.get("p_drop_beats"):
-                raise ValueError("sampling.guide: beats needs a model trained with diffusion.p_drop_beats > 0 "
-                                 "(this one never saw music without its beats); retrain it or guide: music")
-            return "beats"
-        return "music"
+        return model_guide(scfg, self.meta)
 
     @torch.inference_mode()
     def flows(self, z0: torch.Tensor, e: torch.Tensor, beats: torch.Tensor, scfg: dict, generators,

@@ -218,6 +218,7 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
         "pretrained": flags,
         "sampler": {m: f"{d.sampler.iloc[0]}, {int(d.steps.iloc[0])} steps"
                     + (f", guidance {float(d.guidance.iloc[0]):.3g}" if "guidance" in d else "")
+                    + (f" on the {d.guide.iloc[0]}" if "guide" in d else "")
                     for m, d in manifests.items()},
         "seeds": {m: [int(x) for x in d.seed] if "seed" in d else None for m, d in manifests.items()},
         # relative to the table, so one commit's sidecars are the same bytes in every folder

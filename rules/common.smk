@@ -123,7 +123,10 @@ def diffusion_config(variant):
     """Stage-2 settings of one variant (its frames, beat and frame_rhythm over the shared ones)."""
     shared = {k: v for k, v in config["diffusion"].items() if k != "variants"}
     own = {k: v for k, v in VARIANTS[variant].items() if not (k == "seed" and v is None)}
-    return {**shared, **own, "frames": variant_frames(variant), "variant": variant}
+    cfg = {**shared, **own, "frames": variant_frames(variant), "variant": variant}
+    if not (cfg["p_drop_beats"] and cfg["beat"]):  # no beats dropped: the settings of a run from before the switch
+        del cfg["p_drop_beats"]
+    return cfg
 
 
 def calibration_config(variant):
@@ -131,13 +134,24 @@ def calibration_config(variant):
     test clips' settings (max_clips, seed) nor the scale it replaces, so changing those does not recalibrate."""
     s = sampling_config(variant)
     return {k: s[k] for k in ("sampler", "steps", "eta", "threshold_percentile", "batch_size", "device", "guide",
-                              "calibration")}
+                              "calibration") if k in s}
+
+
+def sampling_settings():
+    """config["sampling"] as jobs get it: without sampling.guide while it is the paper's (music), so
+    the jobs of a run from before the switch keep their parameters and are not redone."""
+    s = config["sampling"]
+    return {k: v for k, v in s.items() if k != "guide"} if s["guide"] == "music" else s
 
 
 def sampling_config(variant):
-    """Sampling settings of one variant: a variant with its own seed draws its own noise."""
+    """Sampling settings of one variant: a variant with its own seed draws its own noise; one without
+    beats guides on its music whatever sampling.guide says, so that key is not its parameter."""
+    s = sampling_settings()
+    if not VARIANTS[variant]["beat"]:
+        s = {k: v for k, v in s.items() if k != "guide"}
     seed = VARIANTS[variant]["seed"]
-    return config["sampling"] if seed is None else {**config["sampling"], "noise_seed": config["sampling"]["seed"] + seed}
+    return s if seed is None else {**s, "noise_seed": s["seed"] + seed}
 
 
 def snapshot_epochs():

@@ -118,7 +118,7 @@ rule learning_curve:
     params:
         epochs=snapshot_epochs() + [config["diffusion"]["epochs"]],
         diffusion=lambda wildcards: diffusion_config(BASE),
-        sampling=config["sampling"],
+        sampling=sampling_settings(),
         evaluation=config["evaluation"],
     log:
         P.log("learning_curve"),

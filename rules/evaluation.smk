@@ -182,7 +182,7 @@ rule stage1_ceiling:
     output:
         csv=report(P.result(STAGE1_CEILING), caption="../report/stage1_ceiling.rst", category="Stage 1"),
     params:
-        sampling=config["sampling"],
+        sampling=sampling_settings(),
     log:
         P.log("stage1_ceiling"),
     threads: JOB_THREADS

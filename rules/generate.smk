@@ -9,7 +9,7 @@ rule export_generator:
         bundle=directory(P.result(GENERATOR)),
     params:
         music=config["music"],
-        sampling=config["sampling"],
+        sampling=sampling_settings(),
         fps=config["extract"]["fps"],
         size=config["extract"]["size"],
         n_frames=BASE_N,

@@ -32,10 +32,15 @@ def test_calibration_never_uses_a_test_clip():
     assert len(picked) == 4 and set(picked.clip_id) <= set(clips.clip_id[clips.split == "train"])
 
 
-def test_calibrated_guidance_belongs_to_its_model(tmp_path):
+def test_calibrated_guidance_belongs_to_its_model_and_to_what_it_guides_on(tmp_path):
+    import torch
+
+    from dabfusion.checkpoints import write_safetensors_atomic
+
     model, other = tmp_path / "model.safetensors", tmp_path / "other.safetensors"
-    model.write_bytes(b"weights of one model")
-    other.write_bytes(b"weights of another")
+    meta = {"beat": "true", "p_drop_beats": "0.2"}  # JSON values, as training writes them
+    write_safetensors_atomic(model, {"w": torch.zeros(2)}, meta)
+    write_safetensors_atomic(other, {"w": torch.ones(2)}, meta)
     out = tmp_path / "guidance.json"
     write_calibration(out, model, {"guidance": 3.7, "scales": [1.0], "motion_ratio": [1.1]})
     scfg = {"guidance": 3.0, "steps": 50}
@@ -44,6 +49,11 @@ def test_calibrated_guidance_belongs_to_its_model(tmp_path):
     with pytest.raises(DataError, match="another model"):
         with_calibrated_guidance(scfg, out, other)
     assert json.loads(out.read_text())["model_sha256"] == file_sha256(model)
+    # a scale found guiding on the beats is not one for the whole music, nor the other way round
+    write_calibration(out, model, {"guidance": 6.5, "guide": "beats", "scales": [1.0], "motion_ratio": [1.1]})
+    assert with_calibrated_guidance({**scfg, "guide": "beats"}, out, model)["guidance"] == 6.5
+    with pytest.raises(DataError, match="guiding on the beats, this sampling guides on the music"):
+        with_calibrated_guidance(scfg, out, model)
 
 
 def test_the_summary_shows_each_calibration_from_its_file(tmp_path):

@@ -514,8 +514,18 @@ def test_beat_dropout_nulls_beats_apart_from_the_condition_dropout_and_only_when
     loss(1.0)
     e, beats, drop = seen[-1]
     assert not drop.any() and (e[:, :640] == 1).all() and not e[:, 640:].any() and not beats.any()
-    # off draws nothing: the noise, steps and condition dropout of a model trained before it are unchanged
-    assert loss(0.0) == off and diffusion_loss(net, sched, batch, 0.0, torch.Generator().manual_seed(1), "cpu") == off
+    # off draws nothing: the generator leaves the step as it did before the switch existed, so the
+    # next steps' clips, noise and dropout (and the weights of a model trained so) are unchanged
+    def state_after(p):
+        g = torch.Generator().manual_seed(1)
+        diffusion_loss(net, sched, batch, 0.0, g, "cpu", p_drop_beats=p)
+        return g.get_state()
+
+    replay = torch.Generator().manual_seed(1)
+    torch.randint(100, (4,), generator=replay), torch.randn((4, 3, 8, 4, 4), generator=replay)
+    torch.rand(4, generator=replay)  # t, noise, condition dropout: the draws of every step
+    assert torch.equal(state_after(0.0), replay.get_state()) and not torch.equal(state_after(0.5), replay.get_state())
+    assert loss(0.0) == off
 
 
 def test_guidance_on_the_beats_contrasts_the_music_with_the_same_music_without_its_beats(
@@ -530,6 +540,8 @@ def test_guidance_on_the_beats_contrasts_the_music_with_the_same_music_without_i
     ds = DanceSampler(tmp_path / "bd/model.safetensors", d["lfae"])
     assert ds.meta["p_drop_beats"] == 0.5 and ds.guide(scfg) == "beats"
     assert ds.guide({**scfg, "guide": "music"}) == "music"
+    with pytest.raises(ValueError, match="neither music nor beats"):  # a typo in a --set is not the paper's guidance
+        ds.guide({**scfg, "guide": "beat"})
     calls, unet = [], ds.unet
     ds.unet = lambda x, t, z0, e, beats, drop: calls.append((e, beats, drop)) or unet(x, t, z0, e, beats, drop)
     g = torch.Generator().manual_seed(0)

@@ -403,6 +403,9 @@ def test_generate_prefers_the_bench_bundle_and_says_when_it_takes_the_demo_one(t
     from dabfusion.generate import BUNDLE_FILE, default_bundle
 
     bench, demo = tmp_path / "results/bench/generator", tmp_path / "results/generator"
+    with caplog.at_level("WARNING"):  # neither made yet: the demo's path, for load_bundle's error, and no warning
+        assert default_bundle((bench, demo)) == demo
+    assert "demo's bundle" not in caplog.text
     demo.mkdir(parents=True)
     (demo / BUNDLE_FILE).write_text("{}")
     (demo.parent / "figure6").mkdir()
