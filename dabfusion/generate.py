@@ -68,10 +68,9 @@ def default_bundle(candidates: tuple[Path, ...] = DEFAULT_BUNDLES) -> Path:
     log.info("generator bundle: %s (give another with --checkpoint)", chosen)
     if chosen != candidates[0] and (chosen / BUNDLE_FILE).exists():
         fig6 = chosen.parent / "figure6" / "figure6.csv"
-        table = pd.read_csv(fig6) if fig6.exists() else None
-        moved = (f"; in its run's Figure 6 the unseen dancers moved {table.motion_vs_training.mean():.2f} "
-                 f"of the training dancers' motion ({fig6})") if table is not None and "motion_vs_training" in table \
-            else ""
+        motion = pd.read_csv(fig6).get("motion_vs_training") if fig6.exists() else None
+        moved = "" if motion is None else (f"; in its run's Figure 6 the unseen dancers moved {motion.mean():.2f} "
+                                           f"of the training dancers' motion ({fig6})")
         log.warning("%s is the demo's bundle%s. `make bench` trains the one that dances (%s), which "
                     "generate then uses by default", chosen, moved, candidates[0])
     return chosen

@@ -204,6 +204,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
                          f"{int(test.n_frames.iloc[0])}-frame clips")
     music = pd.read_csv(music_csv).set_index("music_id")
     calls = samplers.model_calls(scfg["sampler"], ds.schedule, scfg["steps"]) * (1 if scfg["guidance"] == 1 else 2)
+    guide = ds.guide(scfg)
     rows = []
     bar = tqdm(total=len(test), desc=f"sampling {scfg['sampler']}", disable=not progress, mininterval=10)
     for lo in range(0, len(test), scfg["batch_size"]):
@@ -223,7 +224,7 @@ def sample_test_clips(unet_file: Path, lfae_file: Path, clips_file: Path, embedd
                                                         "music_end", "frames_file", "window_id")},
                          "generated_frames": frames_out, "generated_video": video_out, "seed": seed,
                          "sampler": scfg["sampler"], "steps": scfg["steps"], "guidance": scfg["guidance"],
-                         "guide": ds.guide(scfg), "model_calls": calls, "seconds": per_video})
+                         "guide": guide, "model_calls": calls, "seconds": per_video})
         bar.update(len(part))
     bar.close()
     manifest = pd.DataFrame(rows)

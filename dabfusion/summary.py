@@ -138,7 +138,7 @@ def _guidance(results: Path, files: list[str]) -> list[str]:
         g = json.loads((results / f).read_text())
         tried = ", ".join(f"{_f(r)} at {s:g}" for s, r in zip(g["scales"], g["motion_ratio"]))
         short = "; no scale tried reaches it" if g["motion_ratio"][-1] < g["target_motion"] else ""
-        on = {"beats": " on the beats", "music": " on the music"}.get(g.get("guide"), "")  # sampling.guide
+        on = f" on the {g['guide']}" if "guide" in g else ""  # sampling.guide; files from before it lack it
         lines.append(f"- {Path(f).parent.name}: {g['guidance']:.2f}{on} (motion over the ground truth's on "
                      f"{g['clips']} training clips: {tried}; target {g['target_motion']:g}{short}).")
     return lines

@@ -137,19 +137,17 @@ def calibration_config(variant):
                               "calibration") if k in s}
 
 
-def sampling_settings():
+def sampling_settings(beat=True):
     """config["sampling"] as jobs get it: without sampling.guide while it is the paper's (music), so
-    the jobs of a run from before the switch keep their parameters and are not redone."""
+    the jobs of a run from before the switch keep their parameters and are not redone, nor for a
+    model without beats (``beat`` False), which guides on its music whatever it says."""
     s = config["sampling"]
-    return {k: v for k, v in s.items() if k != "guide"} if s["guide"] == "music" else s
+    return {k: v for k, v in s.items() if k != "guide"} if s["guide"] == "music" or not beat else s
 
 
 def sampling_config(variant):
-    """Sampling settings of one variant: a variant with its own seed draws its own noise; one without
-    beats guides on its music whatever sampling.guide says, so that key is not its parameter."""
-    s = sampling_settings()
-    if not VARIANTS[variant]["beat"]:
-        s = {k: v for k, v in s.items() if k != "guide"}
+    """Sampling settings of one variant: a variant with its own seed draws its own noise."""
+    s = sampling_settings(VARIANTS[variant]["beat"])
     seed = VARIANTS[variant]["seed"]
     return s if seed is None else {**s, "noise_seed": s["seed"] + seed}
 
