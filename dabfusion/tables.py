@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, write_json_atomic, write_table_atomic, write_text_atomic
-from .plan import ALIGN_COLS, BASE, LABELS, QUALITY_COLS, TABLES
+from .plan import ALIGN_COLS, BASE, GROUND_TRUTH, LABELS, QUALITY_COLS, TABLES
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def write_table(number: int, per_video: dict[str, Path], samples: dict[str, Path
         "sampler": {m: f"{d.sampler.iloc[0]}, {int(d.steps.iloc[0])} steps"
                     + (f", guidance {float(d.guidance.iloc[0]):.3g}" if "guidance" in d else "")
                     + (f" on the {d.guide.iloc[0]}" if "guide" in d else "")
-                    for m, d in manifests.items()},
+                    for m, d in manifests.items() if m != GROUND_TRUTH},  # its manifest is base's: not sampled
         "seeds": {m: [int(x) for x in d.seed] if "seed" in d else None for m, d in manifests.items()},
         # relative to the table, so one commit's sidecars are the same bytes in every folder
         "methods": {m: os.path.relpath(p, Path(out_csv).parent) for m, p in per_video.items()},
