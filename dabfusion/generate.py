@@ -345,7 +345,8 @@ class Generator:
         times["music"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        ref = torch.from_numpy(ref_frame[None]).permute(0, 3, 1, 2).float() / 255.0
+        # a copy: the placed photo may be a read-only view, which torch warns about sharing
+        ref = torch.from_numpy(np.array(ref_frame[None])).permute(0, 3, 1, 2).float() / 255.0
         with tqdm(total=len(starts), desc="motion", disable=not progress, unit="window") as bar:
             chained = chain_flows(self.sampler, ref, e, beats, self.scfg, seed, starts, n_total, method, bar.update)
         times["motion"] = time.perf_counter() - t

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,9 @@ class ClapAudio(nn.Module):
         cfg = CLAPAudioCfp(model_type="HTSAT", model_name="tiny", sample_rate=CLAP_SAMPLE_RATE, audio_length=1024,
                            window_size=1024, hop_size=480, fmin=50, fmax=14000, class_num=527, mel_bins=64,
                            clip_samples=CLAP_SAMPLES)
-        self.audio_branch = create_htsat_model(cfg)
+        with warnings.catch_warnings():  # upstream's Swin blocks call torch.meshgrid without indexing= (means "ij")
+            warnings.filterwarnings("ignore", message="torch.meshgrid: in an upcoming release", category=UserWarning)
+            self.audio_branch = create_htsat_model(cfg)
         self.audio_projection = nn.Sequential(nn.Linear(768, CLAP_DIM), nn.ReLU(), nn.Linear(CLAP_DIM, CLAP_DIM))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
